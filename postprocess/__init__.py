@@ -1,0 +1,1 @@
+"""Synthetic observables and figures computed from a run's output folder."""

@@ -1,0 +1,106 @@
+"""Figures of a run: voltage curve and a mid-plane section of the Li fraction.
+
+Reads only the output folder (``timeseries.csv``, ``fields.pvd``), so it works for runs
+made on any number of ranks and can be re-run later: ``python -m postprocess.figures DIR``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from solver.output import read_timeseries  # noqa: E402
+
+
+def voltage_figure(outdir: Path, figdir: Path) -> Path:
+    """Voltage against specific capacity (per protocol step) and against time."""
+    ts = read_timeseries(outdir / "timeseries.csv")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    steps = ts["protocol_step"].astype(int)
+    for k in np.unique(steps):
+        sel = steps == k
+        kind = ts["step_type"][sel][0]
+        ax1.plot(ts["capacity_mAh_g"][sel], ts["voltage_V"][sel], label=f"{k}: {kind}")
+    ax1.set_xlabel("net charge passed [mAh/g]")
+    ax1.set_ylabel("voltage [V vs Li/Li+]")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    ax2.plot(ts["time_s"] / 60.0, ts["x_surface_mean"], label="surface mean")
+    ax2.plot(ts["time_s"] / 60.0, ts["x_mean"], label="particle mean")
+    ax2.fill_between(ts["time_s"] / 60.0, ts["x_min"], ts["x_max"], alpha=0.2,
+                     label="min-max")
+    ax2.set_xlabel("time [min]")
+    ax2.set_ylabel("Li fraction x")
+    ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    path = figdir / "voltage.png"
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def _section_times(outdir: Path, available: list[float]) -> list[float]:
+    """Output times nearest to the end of every protocol step (where the contrast is)."""
+    ts = read_timeseries(outdir / "timeseries.csv")
+    steps = ts["protocol_step"].astype(int)
+    ends = [ts["time_s"][steps == k][-1] for k in np.unique(steps)]
+    chosen = []
+    for t in ends:
+        near = min(available, key=lambda a: abs(a - t))
+        if near not in chosen:
+            chosen.append(near)
+    return chosen
+
+
+def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path:
+    """Mid-plane (z = 0) sections of ``field`` at the end of every protocol step.
+
+    One colour scale per panel, because the point is the contrast inside the particle
+    (core-shell), which a shared scale over the whole run would hide.
+    """
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    reader = pv.get_reader(str(outdir / "fields.pvd"))
+    times = _section_times(outdir, list(reader.time_values))
+    fig, axes = plt.subplots(1, len(times), figsize=(4.2 * len(times), 3.8),
+                             constrained_layout=True, squeeze=False)
+    for ax, t in zip(axes[0], times, strict=False):
+        reader.set_active_time_value(t)
+        grid = reader.read().combine()
+        cut = grid.slice(normal="z", origin=(0.0, 0.0, 0.0)).triangulate()
+        tri = cut.faces.reshape(-1, 4)[:, 1:]
+        pts = cut.points
+        im = ax.tripcolor(pts[:, 0], pts[:, 1], tri, cut.point_data[field], shading="gouraud",
+                          cmap="viridis")
+        ax.set_aspect("equal")
+        ax.set_title(f"t = {t / 60:.1f} min", fontsize=10)
+        ax.set_xlabel("x [µm]")
+        ax.set_ylabel("y [µm]")
+        fig.colorbar(im, ax=ax, shrink=0.85, label=f"{field} (z = 0 section)")
+    path = figdir / f"section_{field}.png"
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def run_figures(outdir: str | Path) -> list[Path]:
+    """Write every figure of a run into ``outdir/figures``."""
+    outdir = Path(outdir)
+    figdir = outdir / "figures"
+    figdir.mkdir(exist_ok=True)
+    paths = [voltage_figure(outdir, figdir)]
+    if (outdir / "fields.pvd").exists():
+        paths.append(section_figure(outdir, figdir))
+    return paths
+
+
+if __name__ == "__main__":
+    for p in run_figures(sys.argv[1]):
+        print(p)

@@ -1,0 +1,516 @@
+"""Case files: schema, validation, unit conversion to SI, ``--set`` overrides.
+
+This module imports no DOLFINx, UFL or MPI so that ``chemomech validate`` is instant.
+A case is validated completely before any mesh is built or any folder is created; every
+error names the file, the key path and what was expected (:class:`CaseError`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from solver.units import UnitError, format_quantity, parse_quantity
+
+
+class CaseError(ValueError):
+    """Invalid case input: names the file, the key path and what was expected."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source, self.key, self.message = source, key, message
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one case key is read.
+
+    kind: "quantity" (unit string, ``dimension`` required), "number", "int", "bool",
+    "str", "choice", "vector3" (three numbers), "quantity3" (three unit strings),
+    "table" (free-form table of strings/numbers, e.g. PETSc options).
+    """
+
+    kind: str
+    doc: str
+    default: Any = None
+    dimension: str = ""
+    choices: tuple[str, ...] = ()
+    check: Callable[[Any], str | None] | None = None
+    required: bool = False
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else "must be positive"
+
+
+def _nonnegative(v: float) -> str | None:
+    return None if v >= 0 else "must not be negative"
+
+
+def _open_unit(v: float) -> str | None:
+    return None if 0.0 < v < 1.0 else "must lie strictly between 0 and 1"
+
+
+def _positive3(v: list[float]) -> str | None:
+    return None if all(c > 0 for c in v) else "every entry must be positive"
+
+
+SCHEMA: dict[str, dict[str, Spec]] = {
+    "run": {
+        "name": Spec("str", "run name (default: the case file's stem)"),
+        "output": Spec("str", "output folder, relative to the working directory "
+                       "(default: results/<name>)"),
+        "description": Spec("str", "free text, copied to the resolved case", ""),
+    },
+    "geometry": {
+        "shape": Spec("choice", "particle shape", "sphere", choices=("sphere", "ellipsoid")),
+        "radius": Spec("quantity", "sphere radius", dimension="length", check=_positive),
+        "semi_axes": Spec("quantity3", "ellipsoid semi-axes along sample x, y, z",
+                          dimension="length", check=_positive3),
+        "mesh_size": Spec("quantity", "target element size in the bulk "
+                          "(default: radius/8)", dimension="length", check=_positive),
+        "surface_mesh_size": Spec("quantity", "element size at the surface (default: "
+                                  "mesh_size); smaller values resolve steep surface "
+                                  "gradients at high current", dimension="length",
+                                  check=_positive),
+        "refinement_depth": Spec("quantity", "depth below the surface over which the size "
+                                 "grows from surface_mesh_size to mesh_size (default: "
+                                 "radius/4)", dimension="length", check=_positive),
+        "degree": Spec("int", "polynomial degree of the Lagrange space for Li", 1,
+                       check=lambda v: None if v in (1, 2) else "must be 1 or 2"),
+    },
+    "orientation": {
+        "euler_deg": Spec("vector3", "Bunge (z-x'-z'') Euler angles phi1, Phi, phi2 in "
+                          "degrees, active rotation crystal -> sample"),
+        "c_axis": Spec("vector3", "direction of the crystal c-axis in the sample frame "
+                       "(default [0, 0, 1]); a-axis chosen perpendicular",
+                       check=lambda v: None if math.hypot(*v) > 0 else "must be non-zero"),
+    },
+    "material": {
+        "name": Spec("str", "material from the library: NC91, NM91, NMC622, NMC811",
+                     required=True),
+        "D_c_over_D_ab": Spec("number", "override: c-axis / ab-plane diffusivity ratio",
+                              check=_nonnegative),
+        "Ea_D": Spec("quantity", "override: activation energy of D", dimension="molar_energy",
+                     check=_nonnegative),
+        "Ea_i0": Spec("quantity", "override: activation energy of i0",
+                      dimension="molar_energy", check=_nonnegative),
+        "alpha": Spec("number", "override: anodic transfer coefficient", check=_open_unit),
+        "D_ab_const": Spec("quantity", "override: constant in-plane diffusivity at T_ref "
+                           "(replaces D_ab(x))", dimension="diffusivity", check=_positive),
+        "D_ab_scale": Spec("number", "override: factor on D_ab(x)", check=_positive),
+        "i0_scale": Spec("number", "override: factor on the exchange current", check=_positive),
+        "density": Spec("quantity", "override: density (c_max follows)", dimension="density",
+                        check=_positive),
+        "i0_ref": Spec("quantity", "override: exchange-current prefactor, "
+                       "i0 = i0_ref sqrt(x(1-x)) at T_ref", dimension="current_density",
+                       check=_positive),
+        "D_H3_decades": Spec("number", "override: decades by which D_ab falls in the "
+                             "collapsed H3 region (x -> 0)", check=_nonnegative),
+    },
+    "conditions": {
+        "temperature": Spec("quantity", "temperature", "25 degC", dimension="temperature"),
+        "initial_x": Spec("number", "initial uniform Li fraction x of Li_xMO2 "
+                          "(x = 1 fully lithiated)", 0.98, check=_open_unit),
+    },
+    "kinetics": {
+        "distribution": Spec("choice", "how the total current is spread over the surface: "
+                             "'butler-volmer' (electrode potential V is a global unknown) "
+                             "or 'uniform' (equal flux; V from Butler-Volmer for reporting)",
+                             "butler-volmer", choices=("butler-volmer", "uniform")),
+    },
+    "numerics": {
+        "dt_initial": Spec("quantity", "first time step", "1 s", dimension="time",
+                           check=_positive),
+        "dt_min": Spec("quantity", "smallest time step before the run gives up",
+                       "1e-6 s", dimension="time", check=_positive),
+        "dt_max": Spec("quantity", "largest time step", "120 s", dimension="time",
+                       check=_positive),
+        "max_dx": Spec("number", "target largest change of x in one step (dt adapts)",
+                       0.02, check=_open_unit),
+        "newton_max_it": Spec("int", "Newton iterations before a step is cut back", 12,
+                              check=lambda v: None if v >= 1 else "must be >= 1"),
+        "newton_tol": Spec("number", "Newton tolerance on the max update of the Li "
+                           "chemical-potential variable w = ln(x/(1-x))", 1e-9,
+                           check=_positive),
+        "voltage_tol": Spec("quantity", "tolerance of voltage cut-off location", "1 mV",
+                            dimension="voltage", check=_positive),
+        "quadrature_degree": Spec("int", "quadrature degree of all integrals (default: 2 x "
+                                  "geometry.degree; set explicitly because UFL's estimate "
+                                  "explodes for exp/log of rotated fields)",
+                                  check=lambda v: None if 1 <= v <= 12 else "must be 1..12"),
+        "linear_solver": Spec("choice", "'iterative' (GMRES + GAMG, scales) or 'direct' "
+                              "(MUMPS, small problems)", "iterative",
+                              choices=("iterative", "direct")),
+        "petsc": Spec("table", "extra PETSc options for the Li solve, e.g. "
+                      "{ ksp_rtol = 1e-12 }", {}),
+    },
+    "output": {
+        "field_every": Spec("int", "write fields every N accepted steps (and at the end of "
+                            "each protocol step)", 10,
+                            check=lambda v: None if v >= 1 else "must be >= 1"),
+        "vtx": Spec("bool", "write ADIOS2 VTX fields.bp for ParaView", True),
+        "vtkhdf": Spec("bool", "write fields.vtkhdf (PyVista and ParaView)", True),
+        "figures": Spec("bool", "write PNG figures at the end", True),
+    },
+}
+
+PROTOCOL_SCHEMA: dict[str, Spec] = {
+    "type": Spec("choice", "step kind", required=True, choices=("charge", "discharge", "rest")),
+    "current": Spec("quantity", "specific current magnitude per mass of active material "
+                    "(charge/discharge)", dimension="specific_current", check=_positive),
+    "until_voltage": Spec("quantity", "end when the voltage reaches this value",
+                          dimension="voltage", check=_positive),
+    "until_capacity": Spec("quantity", "end when this specific charge has passed in the step",
+                           dimension="specific_capacity", check=_positive),
+    "until_time": Spec("quantity", "end after this duration", dimension="time",
+                       check=_positive),
+    "temperature": Spec("quantity", "temperature during the step (default: "
+                        "conditions.temperature)", dimension="temperature"),
+}
+
+
+@dataclass(frozen=True)
+class ProtocolStep:
+    """One protocol step in SI units. ``sign`` is +1 charge (Li leaves), -1 discharge, 0 rest."""
+
+    kind: str
+    current: float  # A/kg, magnitude
+    until_voltage: float | None  # V
+    until_capacity: float | None  # C/kg
+    until_time: float | None  # s
+    temperature: float  # K
+
+    @property
+    def sign(self) -> int:
+        return {"charge": 1, "discharge": -1, "rest": 0}[self.kind]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A validated case in SI units (``values``) and as resolved unit strings (``resolved``)."""
+
+    source: str
+    values: dict[str, dict[str, Any]]
+    protocol: tuple[ProtocolStep, ...]
+    resolved: dict[str, Any] = field(repr=False)
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    @property
+    def name(self) -> str:
+        return self.values["run"]["name"]
+
+
+def _read_value(source: str, key: str, spec: Spec, raw: Any) -> tuple[Any, Any]:
+    """Return (SI value, resolved representation) of one key or raise CaseError."""
+    try:
+        if spec.kind == "quantity":
+            si = parse_quantity(raw, spec.dimension)
+            rep = raw
+        elif spec.kind == "quantity3":
+            if not isinstance(raw, list) or len(raw) != 3:
+                raise UnitError(f"expected a list of three quantities; got {raw!r}")
+            si = [parse_quantity(r, spec.dimension) for r in raw]
+            rep = list(raw)
+        elif spec.kind == "number":
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise UnitError(f"expected a number; got {raw!r}")
+            si = rep = float(raw)
+        elif spec.kind == "int":
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise UnitError(f"expected an integer; got {raw!r}")
+            si = rep = raw
+        elif spec.kind == "bool":
+            if not isinstance(raw, bool):
+                raise UnitError(f"expected true or false; got {raw!r}")
+            si = rep = raw
+        elif spec.kind == "str":
+            if not isinstance(raw, str):
+                raise UnitError(f"expected a string; got {raw!r}")
+            si = rep = raw
+        elif spec.kind == "choice":
+            if raw not in spec.choices:
+                raise UnitError(f"expected one of {', '.join(map(repr, spec.choices))}; "
+                                f"got {raw!r}")
+            si = rep = raw
+        elif spec.kind == "vector3":
+            if (not isinstance(raw, list) or len(raw) != 3
+                    or not all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                               for c in raw)):
+                raise UnitError(f"expected a list of three numbers; got {raw!r}")
+            si = [float(c) for c in raw]
+            rep = si
+        elif spec.kind == "table":
+            if not isinstance(raw, dict) or not all(
+                    isinstance(v, (str, int, float, bool)) for v in raw.values()):
+                raise UnitError(f"expected a table of scalar values; got {raw!r}")
+            si = rep = dict(raw)
+        else:  # pragma: no cover - schema error
+            raise AssertionError(spec.kind)
+    except UnitError as exc:
+        raise CaseError(source, key, str(exc)) from None
+    if spec.check is not None:
+        problem = spec.check(si)
+        if problem:
+            raise CaseError(source, key, f"{problem}; got {raw!r}")
+    return si, rep
+
+
+def _read_section(source: str, prefix: str, schema: dict[str, Spec],
+                  raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise CaseError(source, prefix, f"expected a table; got {raw!r}")
+    unknown = sorted(set(raw) - set(schema))
+    if unknown:
+        raise CaseError(source, f"{prefix}.{unknown[0]}",
+                        f"unknown key (valid keys in [{prefix}]: {', '.join(schema)})")
+    values: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}
+    for key, spec in schema.items():
+        if key in raw:
+            values[key], resolved[key] = _read_value(source, f"{prefix}.{key}", spec, raw[key])
+        elif spec.required:
+            raise CaseError(source, f"{prefix}.{key}", f"missing required key ({spec.doc})")
+        elif spec.default is not None:
+            values[key], resolved[key] = _read_value(
+                source, f"{prefix}.{key}", spec, copy.deepcopy(spec.default))
+        else:
+            values[key] = None
+    return values, resolved
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O and syntax problems into CaseError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CaseError(str(path), "", f"cannot read the case file ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(str(path), "", f"not valid TOML: {exc}") from None
+
+
+def _parse_set_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word or quantity: take it as a string
+
+
+def apply_overrides(raw: dict[str, Any], sets: list[str], source: str) -> dict[str, Any]:
+    """Apply ``--set key.path=value`` overrides (value in TOML syntax or a bare string).
+
+    Protocol steps are addressed by index: ``protocol.0.current="100 mA/g"``.
+    """
+    data = copy.deepcopy(raw)
+    for item in sets:
+        if "=" not in item:
+            raise CaseError(source, item, "--set expects key.path=value")
+        path, text = item.split("=", 1)
+        keys = path.strip().split(".")
+        node: Any = data
+        for i, k in enumerate(keys[:-1]):
+            if isinstance(node, list):
+                if not k.isdigit() or int(k) >= len(node):
+                    raise CaseError(source, path, f"no list entry {k!r} (have {len(node)})")
+                node = node[int(k)]
+            else:
+                node = node.setdefault(k, {})
+            if not isinstance(node, (dict, list)):
+                raise CaseError(source, ".".join(keys[: i + 1]), "is not a table")
+        last = keys[-1]
+        value = _parse_set_value(text.strip())
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise CaseError(source, path, f"no list entry {last!r}")
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case") -> Case:
+    """Validate a raw case dict; return a Case in SI units or raise CaseError."""
+    if not isinstance(raw, dict):
+        raise CaseError(source, "", "expected a TOML table")
+    allowed = set(SCHEMA) | {"protocol"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise CaseError(source, unknown[0],
+                        f"unknown section (valid: {', '.join(sorted(allowed))})")
+    values: dict[str, dict[str, Any]] = {}
+    resolved: dict[str, Any] = {}
+    for section, schema in SCHEMA.items():
+        values[section], resolved[section] = _read_section(
+            source, section, schema, raw.get(section, {}))
+
+    run = values["run"]
+    run["name"] = run["name"] or stem
+    run["output"] = run["output"] or f"results/{run['name']}"
+    resolved["run"].update(name=run["name"], output=run["output"])
+
+    _check_geometry(source, values["geometry"], resolved["geometry"])
+    _check_orientation(source, values["orientation"], resolved["orientation"])
+    material = _check_material(source, values["material"])
+    temperature = values["conditions"]["temperature"]
+
+    steps_raw = raw.get("protocol")
+    if not isinstance(steps_raw, list) or not steps_raw:
+        raise CaseError(source, "protocol", "expected at least one [[protocol]] step "
+                        "(type = 'charge' | 'discharge' | 'rest')")
+    steps: list[ProtocolStep] = []
+    resolved["protocol"] = []
+    for i, step_raw in enumerate(steps_raw):
+        key = f"protocol[{i}]"
+        sv, sr = _read_section(source, key, PROTOCOL_SCHEMA, step_raw)
+        kind = sv["type"]
+        if kind in ("charge", "discharge"):
+            if sv["current"] is None:
+                raise CaseError(source, f"{key}.current", f"a {kind} step needs a current, "
+                                "e.g. '200 mA/g'")
+            if all(sv[k] is None for k in ("until_voltage", "until_capacity", "until_time")):
+                raise CaseError(source, key, "needs an end condition: until_voltage, "
+                                "until_capacity or until_time")
+        else:
+            if sv["current"] is not None:
+                raise CaseError(source, f"{key}.current", "a rest step carries no current")
+            if sv["until_time"] is None:
+                raise CaseError(source, f"{key}.until_time", "a rest step needs until_time")
+            if sv["until_voltage"] is not None or sv["until_capacity"] is not None:
+                raise CaseError(source, key, "a rest step ends only by until_time")
+        steps.append(ProtocolStep(kind, sv["current"] or 0.0, sv["until_voltage"],
+                                  sv["until_capacity"], sv["until_time"],
+                                  sv["temperature"] or temperature))
+        resolved["protocol"].append(sr)
+
+    # A cut-off on the wrong side of the starting open-circuit potential would end the
+    # run at once: that is always an input mistake for the first step.
+    first = steps[0]
+    if first.until_voltage is not None:
+        u0 = float(material.ocv(values["conditions"]["initial_x"]))
+        if first.kind == "charge" and first.until_voltage <= u0:
+            raise CaseError(source, "protocol[0].until_voltage",
+                            f"charge cut-off {first.until_voltage:.4g} V is not above the "
+                            f"starting open-circuit potential {u0:.4g} V "
+                            f"(material {material.name}, initial_x)")
+        if first.kind == "discharge" and first.until_voltage >= u0:
+            raise CaseError(source, "protocol[0].until_voltage",
+                            f"discharge cut-off {first.until_voltage:.4g} V is not below the "
+                            f"starting open-circuit potential {u0:.4g} V")
+
+    num = values["numerics"]
+    if num["quadrature_degree"] is None:
+        num["quadrature_degree"] = 2 * values["geometry"]["degree"]
+        resolved["numerics"]["quadrature_degree"] = num["quadrature_degree"]
+    if not num["dt_min"] <= num["dt_initial"] <= num["dt_max"]:
+        raise CaseError(source, "numerics.dt_initial", "expected dt_min <= dt_initial <= dt_max")
+    return Case(source, values, tuple(steps), resolved)
+
+
+def _check_geometry(source: str, g: dict[str, Any], r: dict[str, Any]) -> None:
+    if g["shape"] == "sphere":
+        if g["radius"] is None:
+            raise CaseError(source, "geometry.radius", "a sphere needs a radius, e.g. '2 um'")
+        if g["semi_axes"] is not None:
+            raise CaseError(source, "geometry.semi_axes", "only for shape = 'ellipsoid'")
+        g["semi_axes"] = [g["radius"]] * 3
+    else:
+        if g["semi_axes"] is None:
+            raise CaseError(source, "geometry.semi_axes", "an ellipsoid needs semi_axes, "
+                            "e.g. ['2 um', '2 um', '1.5 um']")
+        if g["radius"] is not None:
+            raise CaseError(source, "geometry.radius", "only for shape = 'sphere'")
+    rmin = min(g["semi_axes"])
+    if g["mesh_size"] is None:
+        g["mesh_size"] = rmin / 8
+        r["mesh_size"] = format_quantity(g["mesh_size"], "length")
+    if g["surface_mesh_size"] is None:
+        g["surface_mesh_size"] = g["mesh_size"]
+        r["surface_mesh_size"] = r["mesh_size"]
+    if g["refinement_depth"] is None:
+        g["refinement_depth"] = rmin / 4
+        r["refinement_depth"] = format_quantity(g["refinement_depth"], "length")
+    for key in ("mesh_size", "surface_mesh_size"):
+        if g[key] >= rmin:
+            raise CaseError(source, f"geometry.{key}", f"{g[key]:.3g} m is not smaller than "
+                            f"the particle's smallest semi-axis {rmin:.3g} m")
+        if g[key] < rmin / 400:
+            raise CaseError(source, f"geometry.{key}", f"{g[key]:.3g} m would give more than "
+                            "~1e8 elements; expected at least 1/400 of the particle radius")
+    if g["refinement_depth"] > rmin:
+        raise CaseError(source, "geometry.refinement_depth",
+                        "must not exceed the particle's smallest semi-axis")
+
+
+def _check_orientation(source: str, o: dict[str, Any], r: dict[str, Any]) -> None:
+    if o["euler_deg"] is not None and o["c_axis"] is not None:
+        raise CaseError(source, "orientation", "give either euler_deg or c_axis, not both")
+    if o["euler_deg"] is None and o["c_axis"] is None:
+        o["c_axis"] = [0.0, 0.0, 1.0]
+        r["c_axis"] = [0.0, 0.0, 1.0]
+
+
+def _check_material(source: str, m: dict[str, Any]):
+    from solver.materials import MATERIAL_NAMES, get_material
+
+    overrides = {k: v for k, v in m.items() if k != "name" and v is not None}
+    try:
+        return get_material(m["name"], overrides)
+    except KeyError as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        raise CaseError(source, "material.name",
+                        f"{msg} (materials: {', '.join(MATERIAL_NAMES)})") from None
+    except ValueError as exc:
+        raise CaseError(source, "material", str(exc)) from None
+
+
+def load_case(path: str | Path, sets: list[str] | None = None) -> Case:
+    """Read, override and validate a case file."""
+    path = Path(path)
+    raw = load_toml(path)
+    source = str(path)
+    if sets:
+        source = f"{path} with --set"
+        raw = apply_overrides(raw, sets, source)
+    return validate(raw, source, path.stem)
+
+
+def schema_markdown() -> str:
+    """The case-file reference as a Markdown table (used in README.md)."""
+    lines = ["| key | type / unit | default | meaning |", "|---|---|---|---|"]
+
+    def row(key: str, spec: Spec) -> str:
+        kind = spec.dimension.replace("_", " ") if spec.kind.startswith("quantity") else spec.kind
+        if spec.kind == "quantity3":
+            kind = f"3 x {kind}"
+        if spec.choices:
+            kind = " \\| ".join(f"`{c}`" for c in spec.choices)
+        default = "required" if spec.required else (
+            "" if spec.default is None else f"`{spec.default!r}`")
+        return f"| `{key}` | {kind} | {default} | {spec.doc} |"
+
+    for section, schema in SCHEMA.items():
+        lines += [row(f"{section}.{k}", s) for k, s in schema.items()]
+    lines += [row(f"protocol[i].{k}", s) for k, s in PROTOCOL_SCHEMA.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # regenerate the README's case-file reference
+    import re
+    import sys
+
+    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    text = readme.read_text()
+    new = re.sub(r"(<!-- case-reference:start[^\n]*-->\n).*?(<!-- case-reference:end -->)",
+                 lambda m: m.group(1) + schema_markdown() + "\n" + m.group(2), text, flags=re.S)
+    readme.write_text(new)

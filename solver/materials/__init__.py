@@ -1,0 +1,79 @@
+"""Materials library of chemomech (Ni-rich layered oxide cathodes).
+
+Public API::
+
+    from solver.materials import Material, get_material, MATERIAL_NAMES, OVERRIDABLE_KEYS
+    mat = get_material("NC91", {"D_ab_scale": 0.5})
+    mat.ocv(x, m)  # m = solver.mathns.NUMPY or solver.mathns.ufl_namespace()
+
+Imports neither dolfinx nor ufl.  Values, units, sources and proxies: docs/materials.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from .base import Material
+from .library import MATERIALS
+
+MATERIAL_NAMES: tuple[str, ...] = tuple(MATERIALS)  # ("NC91", "NM91", "NMC622", "NMC811")
+
+OVERRIDABLE_KEYS: tuple[str, ...] = (
+    "density",  # kg/m^3 (c_max follows: density / molar_mass)
+    "D_c_over_D_ab",  # -
+    "Ea_D",  # J/mol
+    "Ea_i0",  # J/mol
+    "alpha",  # - (0 < alpha < 1)
+    "D_ab_const",  # m^2/s or None
+    "D_ab_scale",  # -
+    "i0_scale",  # -
+    "i0_ref",  # A/m^2
+    "D_H3_decades",  # decades
+)
+
+_POSITIVE = {"density", "D_ab_scale", "i0_scale", "i0_ref"}
+# D_c_over_D_ab = 0 is allowed: strictly 2D transport (verification of the anisotropy)
+_NONNEG = {"Ea_D", "Ea_i0", "D_H3_decades", "D_c_over_D_ab"}
+
+
+def _check_value(key, value):
+    if key == "D_ab_const" and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"override {key!r} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"override {key!r} must be finite, got {value!r}")
+    if (key in _POSITIVE or key == "D_ab_const") and v <= 0:
+        raise ValueError(f"override {key!r} must be > 0, got {v}")
+    if key in _NONNEG and v < 0:
+        raise ValueError(f"override {key!r} must be >= 0, got {v}")
+    if key == "alpha" and not 0.0 < v < 1.0:
+        raise ValueError(f"override 'alpha' must be in (0, 1), got {v}")
+    return v
+
+
+def get_material(name: str, overrides: dict | None = None) -> Material:
+    """Return the material ``name`` (case-insensitive) with optional scalar overrides.
+
+    Raises KeyError for an unknown name or override key (the message lists the valid ones)
+    and ValueError for an invalid override value.  c_max always equals density/molar_mass.
+    """
+    lookup = {n.lower(): n for n in MATERIAL_NAMES}
+    key = str(name).strip().lower()
+    if key not in lookup:
+        raise KeyError(f"unknown material {name!r}; valid names: {', '.join(MATERIAL_NAMES)}")
+    mat = MATERIALS[lookup[key]]
+    if not overrides:
+        return mat
+    bad = [k for k in overrides if k not in OVERRIDABLE_KEYS]
+    if bad:
+        raise KeyError(
+            f"unknown material override key(s) {bad}; valid keys: {', '.join(OVERRIDABLE_KEYS)}"
+        )
+    changes = {k: _check_value(k, v) for k, v in overrides.items()}
+    return dataclasses.replace(mat, **changes)
+
+
+__all__ = ["Material", "get_material", "MATERIAL_NAMES", "OVERRIDABLE_KEYS"]

@@ -1,0 +1,152 @@
+"""The ``Material`` record: constants plus closed-form laws valid for numpy and UFL.
+
+All laws take the math namespace ``m`` (``solver.mathns.NUMPY`` or ``ufl_namespace()``) and
+use only m.exp / m.log / m.tanh / m.sqrt and arithmetic, so the same expression enters the
+finite-element forms.  No branching on x, no tables at evaluation time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from solver.mathns import NUMPY
+
+from .data import R_GAS
+from .forms import docv_eval, lattice_eval, log10_oregan_eval, ocv_eval
+
+_LN10 = math.log(10.0)
+_ANGSTROM = 1e-10  # m per Angstrom
+
+
+@dataclass(frozen=True)
+class Material:
+    """Constants and laws of one cathode active material (SI units unless stated).
+
+    x is the Li site fraction in Li_x MO2 (x = 1 discharged / fully lithiated).
+    """
+
+    name: str
+    composition: str
+    molar_mass: float  # kg/mol
+    density: float  # kg/m^3, crystallographic
+    capacity_theoretical: float  # mAh/g, x from 1 to 0
+    D_c_over_D_ab: float  # -, c-axis / ab-plane diffusivity
+    Ea_D: float  # J/mol, Arrhenius activation energy of D
+    Ea_i0: float  # J/mol, Arrhenius activation energy of i0
+    alpha: float  # -, anodic transfer coefficient
+    T_ref: float  # K
+    D_ab_const: float | None  # m^2/s; replaces D_ab(x) when set
+    D_ab_scale: float  # -, multiplies D_ab
+    i0_scale: float  # -, multiplies i0
+    # ---- internal law parameters (see library.py for values and sources) ----
+    i0_ref: float  # A/m^2, i0 = i0_ref sqrt(x(1-x)) at T_ref (c_e = 1000 mol/m^3)
+    D_H3_decades: float  # decades by which D_ab falls in the collapsed H3 region (x -> 0)
+    D_H3_x: float  # Li fraction, centre of the H3 switch (Maerker c-collapse centre)
+    D_H3_w: float  # Li fraction, width of the H3 switch
+    D_oregan: tuple  # (prefactor, c0, a, b, c) of the O'Regan 2022 D(x) shape
+    ocv_base: tuple  # (E0 V, b V, g0, g1)
+    ocv_xterms: tuple  # ((A V, x_k, s_k), ...)
+    ocv_zterms: tuple  # ((C V, z_j, t_j), ...)
+    lat_a: tuple  # (poly, tanh_terms, collapse_terms) of the NMC811 a-shape [Angstrom]
+    lat_c: tuple  # (poly, tanh_terms, collapse_terms) of the NMC811 c-shape [Angstrom]
+    a_ref_A: float  # Angstrom, a at x = 1
+    c_ref_A: float  # Angstrom, c at x = 1
+    c_collapse_scale: float  # -, scales the H2->H3 c-collapse of the NMC811 shape
+    sources: tuple = ()  # ((quantity, source text), ...) for reports
+    c_max: float = field(init=False)  # mol/m^3 of Li sites = density / molar_mass
+
+    def __post_init__(self):
+        if not (self.density > 0 and self.molar_mass > 0):
+            raise ValueError("density and molar_mass must be positive")
+        object.__setattr__(self, "c_max", self.density / self.molar_mass)
+
+    # ------------------------------------------------------------------ thermodynamics
+    def ocv(self, x, m=NUMPY):
+        """Open-circuit potential U(x) [V vs Li/Li+], strictly decreasing on (0, 1)."""
+        return ocv_eval(self.ocv_base, self.ocv_xterms, self.ocv_zterms, x, m)
+
+    def docv_dx(self, x, m=NUMPY):
+        """dU/dx [V] (analytic; always negative)."""
+        return docv_eval(self.ocv_base, self.ocv_xterms, self.ocv_zterms, x, m)
+
+    def x_at_voltage(self, V) -> float:
+        """Li fraction x with ocv(x) = V (numpy brentq on (1e-6, 1 - 1e-6))."""
+        from scipy.optimize import brentq
+
+        lo, hi = 1e-6, 1.0 - 1e-6
+        f_lo, f_hi = float(self.ocv(lo)) - V, float(self.ocv(hi)) - V
+        if f_lo * f_hi > 0:
+            raise ValueError(
+                f"{self.name}: V = {V} V outside OCV range "
+                f"[{float(self.ocv(hi)):.3f}, {float(self.ocv(lo)):.3f}] V on (1e-6, 1-1e-6)"
+            )
+        return float(brentq(lambda x: float(self.ocv(x)) - V, lo, hi, xtol=1e-14))
+
+    # ------------------------------------------------------------------ transport
+    def _arrhenius(self, Ea, T, m):
+        return m.exp(-Ea / R_GAS * (1.0 / T - 1.0 / self.T_ref))
+
+    def d_ab_shape(self, x, m=NUMPY):
+        """In-plane diffusivity at T_ref before scaling [m^2/s]: O'Regan 2022 x H3 factor."""
+        pref, c0, a, b, c = self.D_oregan
+        par = {"c0": c0, "a": a, "b": b, "c": c}
+        log10_d = log10_oregan_eval(par, x, m)
+        h3 = 0.5 * (1.0 - m.tanh((x - self.D_H3_x) / self.D_H3_w))
+        return pref * m.exp(_LN10 * (log10_d - self.D_H3_decades * h3))
+
+    def d_ab(self, x, T, m=NUMPY):
+        """In-plane chemical diffusivity [m^2/s] incl. Arrhenius, D_ab_scale, D_ab_const."""
+        if self.D_ab_const is not None:  # branch on a constant parameter, not on x
+            base = x * 0.0 + self.D_ab_const
+        else:
+            base = self.d_ab_shape(x, m)
+        return base * self.D_ab_scale * self._arrhenius(self.Ea_D, T, m)
+
+    def d_c(self, x, T, m=NUMPY):
+        """Out-of-plane (c-axis) diffusivity [m^2/s] = D_c_over_D_ab * d_ab."""
+        return self.D_c_over_D_ab * self.d_ab(x, T, m)
+
+    # ------------------------------------------------------------------ kinetics
+    def i0(self, x, T, m=NUMPY):
+        """Exchange current density [A/m^2] at surface Li fraction x (c_e = 1000 mol/m^3)."""
+        return (
+            self.i0_ref * self.i0_scale * m.sqrt(x * (1.0 - x)) * self._arrhenius(self.Ea_i0, T, m)
+        )
+
+    # ------------------------------------------------------------------ lattice
+    def _a_shape(self, x, m):
+        return lattice_eval(*self.lat_a, x, m)
+
+    def _c_shape(self, x, m):
+        return lattice_eval(*self.lat_c, x, m, collapse_scale=self.c_collapse_scale)
+
+    def lattice_a(self, x, m=NUMPY):
+        """a(x) [m]; a(1) = a_ref."""
+        a1 = float(self._a_shape(1.0, NUMPY))
+        return (self.a_ref_A * _ANGSTROM / a1) * self._a_shape(x, m)
+
+    def lattice_c(self, x, m=NUMPY):
+        """c(x) [m]; c(1) = c_ref."""
+        c1 = float(self._c_shape(1.0, NUMPY))
+        return (self.c_ref_A * _ANGSTROM / c1) * self._c_shape(x, m)
+
+    @property
+    def a_ref(self) -> float:
+        """a at x = 1 [m]."""
+        return self.a_ref_A * _ANGSTROM
+
+    @property
+    def c_ref(self) -> float:
+        """c at x = 1 [m]."""
+        return self.c_ref_A * _ANGSTROM
+
+    def describe(self) -> str:
+        """Human-readable summary (values and sources)."""
+        lines = [
+            f"{self.name} ({self.composition}): M = {self.molar_mass * 1e3:.3f} g/mol, "
+            f"rho = {self.density:.0f} kg/m^3, c_max = {self.c_max:.0f} mol/m^3, "
+            f"Q = {self.capacity_theoretical:.1f} mAh/g"
+        ]
+        lines += [f"  {q}: {s}" for q, s in self.sources]
+        return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""The four materials: constants, fitted coefficients and their sources.
+
+Coefficients below were produced by ``python -m solver.materials.fits`` from the raw data in
+``data.py``; the tests re-check every fit against that data.  Units/sources on each line.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .base import Material
+from .data import ATOMIC_WEIGHT, AVOGADRO, FARADAY, MARKER_NMC811, OREGAN2022_D, R_GAS, T_REF
+
+# ------------------------------------------------------------------------------------------
+# OCV fits.  Form (forms.ocv_eval): U = E0 - b x + RT/F (g1 ln(1-x) - g0 ln x)
+#   - sum A tanh((x-x_k)/s_k) + sum C tanh((ln((1-x)/x) - z_j)/t_j), all A, C, g >= 0.
+# ------------------------------------------------------------------------------------------
+# NMC811: fit to Chen2020 (JES 167, 080534; PyBaMM) on x in [0.2661, 0.9084] plus tails of the
+# Verbrugge 2017 MSMR (NMC622) shape attached outside that window (proxy; data.py).
+# RMS 2.0 mV on the Chen2020 window, 2.4 mV (low-x tail), 7.5 mV (high-x tail).
+OCV_NMC811 = (
+    (3.200902202, 0.0, 6.351698714, 0.001),  # E0 [V], b [V], g0 [-], g1 [-]
+    (  # (A [V], x_k [-], s_k [-])
+        (0.1193851775, 0.5477353528, 0.1001448417),
+        (0.03617695116, 0.4018726882, 0.03329325614),
+        (0.03278463838, 0.2741504841, 0.01493617521),
+        (0.05292044162, 0.7900496541, 0.09944025418),
+    ),
+    (  # (C [V], z_j [-], t_j [-])
+        (0.05049824242, 1.472663788, 0.4873466498),
+        (0.6974850979, -9.834165399, 4.947582267),
+    ),
+)
+# NMC622: fit to the Verbrugge et al. JES 164, E3243 (2017) MSMR isotherm (Table 1),
+# sampled on 2.6-4.9 V; RMS 0.6 mV, max 2.2 mV.
+OCV_NMC622 = (
+    (2.95583879, 0.0, 5.522128430, 0.0010000597),  # E0 [V], b [V], g0 [-], g1 [-]
+    (  # (A [V], x_k [-], s_k [-])
+        (0.1812350554, 0.2582265592, 0.219256535),
+        (0.02301881962, 0.4298058008, 0.07321367392),
+        (0.01999511783, 0.8336137104, 0.1025908322),
+    ),
+    (  # (C [V], z_j [-], t_j [-])
+        (0.0306399511, -6.380950246, 1.076042824),
+        (0.05935094784, -7.999627386, 2.008727689),
+        (0.8393228871, -12.22987167, 6.139685324),
+    ),
+)
+
+# ------------------------------------------------------------------------------------------
+# Lattice shapes [Angstrom] fitted to Maerker et al., Chem. Mater. 31, 2545 (2019), NMC811,
+# x = 1 - q / 275.5 mAh/g.  Form (forms.lattice_eval): poly in (1-x) + tanh terms
+# - collapse sigmoids D (1 - tanh((x-xc)/sc))/2.  a: RMS 0.00015 A; c: RMS 0.0012 A.
+# ------------------------------------------------------------------------------------------
+LAT_A_NMC811 = (
+    (2.875483885, -0.03335727309, -0.2522540119, 0.2413573859),  # poly [A]
+    ((-0.006918983053, 0.7383453316, 0.1379466547), (0.001773027328, 0.8479196357, 0.02489032384)),
+    ((0.01180145523, 0.154156169, 0.0692720298),),  # collapse (D [A], xc, sc)
+)
+LAT_C_NMC811 = (
+    (14.30993451, 0.1, 0.0, 0.0),  # poly [A]; linear only so the H3 collapse is separable
+    (
+        (-0.08766563482, 0.6109854724, 0.137357589),
+        (-0.02170945937, 0.8524392635, 0.06316790792),
+        (-0.009716869284, 0.4283935859, 0.0237539807),
+    ),
+    ((0.09511306141, 0.2692373082, 0.05823541917), (0.5906889396, 0.1485771031, 0.06749876474)),
+)
+# c-collapse scale so that the c contraction from its maximum to the end of the Maerker charge
+# (x = 1 - 242.4/275.5 = 0.120) equals [W25] (Wang et al., Nat. Nanotechnol. 2025): 6.0 % NC91,
+# 3.6 % NM91 (derived by fits.collapse_scale_for; NMC811 shape itself gives 3.27 %).
+C_COLLAPSE_NC91 = 1.784478978  # -, derived ([W25] 6.0 %)
+C_COLLAPSE_NM91 = 1.094431043  # -, derived ([W25] 3.6 %)
+
+# Maerker 2019 NMC811 lattice at 0 mAh/g (x = 1)
+A_REF_NMC811 = float(MARKER_NMC811[0, 1])  # Angstrom, 2.8704 (Maerker 2019)
+C_REF_NMC811 = float(MARKER_NMC811[0, 2])  # Angstrom, 14.1918 (Maerker 2019)
+
+# ------------------------------------------------------------------------------------------
+# Transport and kinetics
+# ------------------------------------------------------------------------------------------
+# O'Regan 2022 (Electrochim. Acta 425, 140700; PyBaMM ORegan2022) NMC811 D(x) shape
+D_OREGAN = (
+    OREGAN2022_D["prefactor"],  # -, 2.7
+    OREGAN2022_D["c0"],  # log10(m^2/s), -13.96
+    OREGAN2022_D["a"],  # decades
+    OREGAN2022_D["b"],  # Li fraction
+    OREGAN2022_D["c"],  # Li fraction^2
+)
+EA_D_OREGAN = OREGAN2022_D["E_over_R"] * R_GAS  # J/mol, 1449 K * R = 12.05 kJ/mol (O'Regan 2022)
+# H3 switch of D: centre/width of the main c-collapse sigmoid of the Maerker fit (derived);
+# depth 2 decades is an ASSUMPTION (barrier rises as the Li slab collapses, Kang & Ceder,
+# PRB 74, 094105 (2006), qualitative; ~0.12 eV at 298 K); O'Regan's fit has no data below
+# x = 0.27 and returns to 3e-14 m^2/s there, which would be unphysical.
+D_H3_X = LAT_C_NMC811[2][1][1]  # Li fraction, 0.1486 (derived from Maerker c-collapse)
+D_H3_W = LAT_C_NMC811[2][1][2]  # Li fraction, 0.0675 (derived from Maerker c-collapse)
+D_H3_DECADES = 2.0  # decades, assumption (see docs/materials.md)
+# c-axis / ab-plane: ASSUMPTION 1e-3.  Li hops through tetrahedral sites inside the Li slab;
+# crossing the MO2 slab is effectively blocked (Kang & Ceder 2006; LCO single-crystal SIMS
+# tracer data summarised in Batteries 10(12), 446 (2024)). No quantitative ratio found.
+D_C_OVER_D_AB = 1e-3  # -, assumption
+
+# Chen2020 (JES 167, 080534; PyBaMM Chen2020) NMC811: i0 = k c_e^0.5 c_s^0.5 (c_max - c_s)^0.5
+K_CHEN2020 = 3.42e-6  # (A/m^2)(m^3/mol)^1.5, Chen2020
+C_MAX_CHEN2020 = 63104.0  # mol/m^3, Chen2020's c_max (kept only inside the i0 law it fitted)
+C_E_REF = 1000.0  # mol/m^3, fixed electrolyte concentration (PyBaMM initial c_e)
+I0_REF_CHEN2020 = K_CHEN2020 * math.sqrt(C_E_REF) * C_MAX_CHEN2020  # A/m^2, 6.825 (derived)
+EA_I0_CHEN2020 = 17800.0  # J/mol, Chen2020
+ALPHA_CHEN2020 = 0.5  # -, symmetric Butler-Volmer as in Chen2020 / PyBaMM
+
+
+# ------------------------------------------------------------------------------------------
+# Composition, molar mass, capacity, density
+# ------------------------------------------------------------------------------------------
+def molar_mass(comp: dict) -> float:
+    """kg/mol of Li M O2 from transition-metal fractions (IUPAC 2021 atomic weights)."""
+    g = ATOMIC_WEIGHT["Li"] + 2 * ATOMIC_WEIGHT["O"]
+    g += sum(f * ATOMIC_WEIGHT[el] for el, f in comp.items())
+    return g * 1e-3
+
+
+def capacity_mAh_g(M: float) -> float:
+    """Theoretical capacity for one Li per formula unit [mAh/g] (M in kg/mol)."""
+    return FARADAY / 3.6 / (M * 1e3)
+
+
+def crystal_density(M: float, a_A: float, c_A: float, Z: int = 3) -> float:
+    """R-3m hexagonal cell density [kg/m^3]: Z M / (N_A sqrt(3)/2 a^2 c)."""
+    V = math.sqrt(3.0) / 2.0 * (a_A * 1e-10) ** 2 * (c_A * 1e-10)
+    return Z * M / (AVOGADRO * V)
+
+
+_COMPOSITIONS = {
+    "NC91": ("LiNi0.9Co0.1O2", {"Ni": 0.9, "Co": 0.1}),
+    "NM91": ("LiNi0.9Mn0.1O2", {"Ni": 0.9, "Mn": 0.1}),
+    "NMC622": ("LiNi0.6Mn0.2Co0.2O2", {"Ni": 0.6, "Mn": 0.2, "Co": 0.2}),
+    "NMC811": ("LiNi0.8Mn0.1Co0.1O2", {"Ni": 0.8, "Mn": 0.1, "Co": 0.1}),
+}
+
+_SRC_OCV_811 = "Chen2020 LG M50 NMC811 (x 0.27-0.91) + Verbrugge2017 MSMR tails; fit"
+_SRC_D = "O'Regan2022 NMC811 D(x) x H3 factor (2 decades, assumption); Ea 12.05 kJ/mol"
+_SRC_I0 = "Chen2020 k = 3.42e-6, c_max 63104, c_e 1000 -> 6.825 A/m^2; Ea 17.8 kJ/mol"
+_SRC_LAT = "Maerker2019 NMC811 table, x = 1 - q/275.5"
+_SRC_RHO = "derived: Z = 3, a, c at x = 1, M"
+
+
+def _make(name: str) -> Material:
+    comp_str, comp = _COMPOSITIONS[name]
+    M = molar_mass(comp)
+    ocv = OCV_NMC622 if name == "NMC622" else OCV_NMC811
+    collapse = {"NC91": C_COLLAPSE_NC91, "NM91": C_COLLAPSE_NM91}.get(name, 1.0)
+    # Reference lattice: Maerker NMC811 for NMC811; proxy (same values) for the others.
+    a_ref, c_ref = A_REF_NMC811, C_REF_NMC811
+    proxy_note = "" if name == "NMC811" else " (PROXY: NMC811 values)"
+    src = [
+        ("composition/M/capacity", "IUPAC 2021 atomic weights (derived)"),
+        ("density", _SRC_RHO + (" with NMC811 a, c (proxy)" if name != "NMC811" else "")),
+        (
+            "ocv",
+            "Verbrugge2017 NMC622 MSMR; fit"
+            if name == "NMC622"
+            else _SRC_OCV_811 + ("" if name == "NMC811" else " (PROXY)"),
+        ),
+        ("D_ab", _SRC_D + ("" if name == "NMC811" else " (PROXY shape and scale)")),
+        ("D_c/D_ab", "1e-3 assumption (c-axis blocked; Kang & Ceder 2006)"),
+        ("i0", _SRC_I0 + ("" if name == "NMC811" else " (PROXY)")),
+        (
+            "lattice",
+            _SRC_LAT
+            + proxy_note
+            + {
+                "NC91": "; c-collapse scaled to [W25] 6.0 %",
+                "NM91": "; c-collapse scaled to [W25] 3.6 %",
+                "NMC622": "; c-collapse unscaled (Li et al. JACS 2019: ~Ni-independent)",
+            }.get(name, ""),
+        ),
+    ]
+    return Material(
+        name=name,
+        composition=comp_str,
+        molar_mass=M,
+        density=crystal_density(M, a_ref, c_ref),
+        capacity_theoretical=capacity_mAh_g(M),
+        D_c_over_D_ab=D_C_OVER_D_AB,
+        Ea_D=EA_D_OREGAN,
+        Ea_i0=EA_I0_CHEN2020,
+        alpha=ALPHA_CHEN2020,
+        T_ref=T_REF,
+        D_ab_const=None,
+        D_ab_scale=1.0,
+        i0_scale=1.0,
+        i0_ref=I0_REF_CHEN2020,
+        D_H3_decades=D_H3_DECADES,
+        D_H3_x=D_H3_X,
+        D_H3_w=D_H3_W,
+        D_oregan=D_OREGAN,
+        ocv_base=ocv[0],
+        ocv_xterms=ocv[1],
+        ocv_zterms=ocv[2],
+        lat_a=LAT_A_NMC811,
+        lat_c=LAT_C_NMC811,
+        a_ref_A=a_ref,
+        c_ref_A=c_ref,
+        c_collapse_scale=collapse,
+        sources=tuple(src),
+    )
+
+
+MATERIALS = {name: _make(name) for name in _COMPOSITIONS}

@@ -1,0 +1,273 @@
+"""The time loop: protocol steps, adaptive time stepping and end events.
+
+Backward Euler steps of :class:`solver.transport.LiTransport`.  ``dt`` grows when a
+step changes x by less than ``numerics.max_dx`` and converges easily, and is cut in half
+when Newton fails.  A step ends at
+
+* a voltage cut-off: a step that overshoots it by more than ``voltage_tol`` is rejected
+  and retried with the secant estimate of the crossing time, so the last accepted
+  voltage lies within ``voltage_tol`` of the cut-off;
+* a capacity or a duration: dt is clipped to land on them exactly (galvanostatic charge
+  is linear in time).
+
+Every decision uses globally reduced numbers, so all ranks take the same steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from meshes import build_particle_mesh
+from solver.config import Case
+from solver.crystal import rotation_from_case
+from solver.materials import get_material
+from solver.output import TimeSeries
+from solver.scaling import LENGTH_UNIT
+
+log = logging.getLogger("chemomech")
+
+
+class SimulationError(RuntimeError):
+    """The run cannot continue (e.g. the time step fell below dt_min)."""
+
+
+@dataclass
+class RunResult:
+    """End state of a run."""
+
+    status: str  # "completed" or "max_steps"
+    steps: int
+    time_s: float
+    voltage_V: float
+    capacity_mAh_g: float
+    unknowns: int
+    wall_s: float
+    step_ends: list
+    rows: list  # every timeseries row, also kept in memory (tests, studies)
+
+
+def material_from_case(case: Case):
+    """The Material with the case's overrides applied."""
+    mat = case["material"]
+    return get_material(mat["name"], {k: v for k, v in mat.items()
+                                      if k != "name" and v is not None})
+
+
+def build_mesh(case: Case, comm: MPI.Comm):
+    """Mesh the case's particle (Gmsh on rank 0)."""
+    g = case["geometry"]
+    return build_particle_mesh(comm, g["semi_axes"], g["mesh_size"], g["surface_mesh_size"],
+                               g["refinement_depth"], LENGTH_UNIT)
+
+
+class Progress:
+    """A one-line progress bar on a terminal, periodic log lines otherwise (rank 0)."""
+
+    def __init__(self, comm: MPI.Comm, every: int = 20):
+        self.on = comm.rank == 0
+        self.tty = self.on and sys.stderr.isatty()
+        self.every = every
+
+    def update(self, step: int, text: str) -> None:
+        if not self.on:
+            return
+        if self.tty:
+            sys.stderr.write("\r" + text[:150].ljust(150))
+            sys.stderr.flush()
+        elif step % self.every == 0:
+            log.info(text)
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
+                   max_steps: int | None = None) -> RunResult:
+    """Run a validated case; write outputs to ``outdir`` (prepared by the caller)."""
+    from solver.fields import FieldWriter
+    from solver.transport import LiTransport
+
+    wall0 = time.perf_counter()
+    rank0 = comm.rank == 0
+    num, out, cond = case["numerics"], case["output"], case["conditions"]
+    material = material_from_case(case)
+
+    t_mesh = time.perf_counter()
+    pm = build_mesh(case, comm)
+    rotation = rotation_from_case(case["orientation"])
+    tr = LiTransport(pm, material, rotation, degree=case["geometry"]["degree"],
+                     quadrature_degree=num["quadrature_degree"],
+                     distribution=case["kinetics"]["distribution"],
+                     linear_solver=num["linear_solver"], petsc_options=num["petsc"],
+                     newton_tol=num["newton_tol"], newton_max_it=num["newton_max_it"])
+    unknowns = tr.V_space.dofmap.index_map.size_global + 1
+    ncells = comm.allreduce(pm.mesh.topology.index_map(3).size_local)
+    if rank0:
+        log.info("mesh: %d cells, %d Li unknowns (+1 voltage), %d ranks, set-up %.2f s",
+                 ncells, unknowns - 1, comm.size, time.perf_counter() - t_mesh)
+
+    x0 = cond["initial_x"]
+    tr.set_uniform(x0)
+    mass = material.density * tr.volume_m3  # kg
+    cap_scale = 1.0 / (3.6 * mass * 1e3)  # C -> mAh/g
+
+    series = TimeSeries(outdir / "timeseries.csv" if (rank0 and outdir) else None)
+    fields = (FieldWriter(outdir, tr, vtx=out["vtx"], pvd=out["vtkhdf"])
+              if outdir is not None and (out["vtx"] or out["vtkhdf"]) else None)
+
+    t, step, charge = 0.0, 0, 0.0  # s, accepted steps, C passed (charge positive)
+    li_out = 0.0  # mol of Li that left through the surface
+    dt = num["dt_initial"]
+    progress = Progress(comm)
+    step_ends: list = []
+    rows: list = []
+
+    def record(ps_index: int, kind: str, temp: float, dt_used: float, current: float,
+               step_q: float, newton_its: int, ksp_its: int) -> dict:
+        d = tr.diagnostics()
+        row = {
+            "step": step, "time_s": t, "dt_s": dt_used, "protocol_step": ps_index,
+            "step_type": kind, "temperature_K": temp, "voltage_V": float(tr.V.value),
+            "current_A": current, "specific_current_A_kg": current / mass,
+            "soc": 1.0 - d["x_mean"], "capacity_mAh_g": charge * cap_scale,
+            "step_capacity_mAh_g": abs(step_q) * cap_scale, "x_mean": d["x_mean"],
+            "x_min": d["x_min"], "x_max": d["x_max"], "x_std": d["x_std"],
+            "x_surface_mean": d["x_surface_mean"], "x_surface_std": d["x_surface_std"],
+            "eta_surface_mean_V": d["eta_surface_mean_V"], "li_total_mol": d["li_total_mol"],
+            "li_out_mol": li_out, "newton_its": newton_its, "ksp_its": ksp_its,
+            "wall_s": time.perf_counter() - wall0,
+        }
+        series.write(row)
+        rows.append(row)
+        return row
+
+    first = case.protocol[0]
+    record(0, first.kind, first.temperature, 0.0, 0.0, 0.0, 0, 0)
+    if fields is not None:
+        fields.write(t)
+    status = "completed"
+    row: dict = {}
+    try:
+        for ps_index, ps in enumerate(case.protocol):
+            current = ps.sign * ps.current * mass  # A
+            step_t, step_q = 0.0, 0.0
+            if rank0:
+                log.info("protocol step %d: %s at %.4g mA/g (%.4g A), T = %.2f K",
+                         ps_index, ps.kind, ps.current, current, ps.temperature)
+            reason = None
+            last_slope = None  # dV/dt of the last accepted step
+            if ps.until_voltage is not None and _reached(ps, float(tr.V.value),
+                                                         num["voltage_tol"]):
+                reason = "voltage"
+            while reason is None:
+                if max_steps is not None and step >= max_steps:
+                    reason, status = "max_steps", "max_steps"
+                    break
+                dt_try = dt
+                if ps.until_time is not None:
+                    dt_try = min(dt_try, ps.until_time - step_t)
+                if ps.until_capacity is not None and current != 0.0:
+                    dt_try = min(dt_try, (ps.until_capacity * mass - abs(step_q)) / abs(current))
+                if ps.until_voltage is not None and last_slope:
+                    # aim half a tolerance past the cut-off so the approach is not Zeno-like
+                    gap = ps.until_voltage - float(tr.V.value)
+                    gap += 0.5 * num["voltage_tol"] * np.sign(gap)
+                    if gap * last_slope > 0:  # heading for the cut-off: aim at it
+                        dt_try = min(dt_try, max(gap / last_slope, num["dt_min"]))
+                tr.set_state({"dt": dt_try, "current": current, "temperature": ps.temperature})
+                res = tr.solve()
+                if not res.converged:
+                    tr.reject()
+                    dt = dt_try / 2.0
+                    if rank0:
+                        log.debug("step rejected (%s); dt -> %.3g s", res.reason, dt)
+                    if dt < num["dt_min"]:
+                        raise SimulationError(
+                            f"time step fell below dt_min = {num['dt_min']:.3g} s at t = "
+                            f"{t:.6g} s in protocol step {ps_index} ({ps.kind}): {res.reason}. "
+                            "The current may be unsustainable (surface depleted/saturated); "
+                            "lower the current or add a voltage cut-off.")
+                    continue
+                V_new, V_old = float(tr.V.value), tr.V_old
+                if ps.until_voltage is not None:
+                    over = (V_new - ps.until_voltage) * (1 if ps.kind == "charge" else -1)
+                    if over > num["voltage_tol"] and dt_try > num["dt_min"] * 1.000001:
+                        # Overshot the cut-off: retry with the secant estimate of the crossing.
+                        tr.reject()
+                        frac = (ps.until_voltage - V_old) / (V_new - V_old)
+                        frac = float(np.clip(frac, 0.02, 0.98)) if np.isfinite(frac) else 0.5
+                        dt = max(dt_try * frac, num["dt_min"])
+                        last_slope = None
+                        continue
+                    if abs(over) <= num["voltage_tol"] or over > 0:
+                        reason = "voltage"
+                # accept
+                x_change = _max_x_change(tr)
+                tr.accept()
+                t += dt_try
+                step_t += dt_try
+                step += 1
+                step_q += current * dt_try
+                charge += current * dt_try
+                rate = tr.diagnostics()["li_out_rate_mol_s"]
+                li_out += rate * dt_try
+                last_slope = (V_new - V_old) / dt_try
+                row = record(ps_index, ps.kind, ps.temperature, dt_try, current, step_q,
+                             res.iterations, res.ksp_iterations)
+                if ps.until_time is not None and step_t >= ps.until_time * (1 - 1e-12):
+                    reason = reason or "time"
+                if ps.until_capacity is not None and abs(step_q) >= ps.until_capacity * mass * (
+                        1 - 1e-12):
+                    reason = reason or "capacity"
+                # adapt dt: aim at max_dx per step, slow down on hard Newton solves
+                grow = 2.0 if x_change <= 0 else min(2.0, 0.9 * num["max_dx"] / x_change)
+                if res.iterations > 6:
+                    grow = min(grow, 0.7)
+                dt = float(np.clip(max(dt, dt_try) * grow, num["dt_min"], num["dt_max"]))
+                if fields is not None and (step % out["field_every"] == 0 or reason):
+                    fields.write(t)
+                progress.update(step, f"step {step:5d}  t = {t:9.2f} s  dt = {dt_try:8.3g} s  "
+                                f"V = {V_new:.4f} V  Q = {charge * cap_scale:7.2f} mAh/g  "
+                                f"x = [{row['x_min']:.3f}, {row['x_max']:.3f}]")
+            step_ends.append({"protocol_step": ps_index, "type": ps.kind, "reason": reason,
+                              "time_s": t, "voltage_V": float(tr.V.value),
+                              "step_capacity_mAh_g": abs(step_q) * cap_scale})
+            if rank0:
+                log.info("protocol step %d ended by %s at t = %.6g s, V = %.5f V, "
+                         "%.3f mAh/g", ps_index, reason, t, float(tr.V.value),
+                         abs(step_q) * cap_scale)
+            if fields is not None and step % out["field_every"] != 0:
+                fields.write(t)
+            if status == "max_steps":
+                break
+    finally:
+        progress.close()
+        series.close()
+        if fields is not None:
+            fields.close()
+        tr.destroy()
+    return RunResult(status, step, t, float(row.get("voltage_V", tr.V_old)),
+                     charge * cap_scale, unknowns, time.perf_counter() - wall0, step_ends,
+                     rows)
+
+
+def _reached(ps, V: float, tol: float) -> bool:
+    over = (V - ps.until_voltage) * (1 if ps.kind == "charge" else -1)
+    return over >= -tol
+
+
+def _max_x_change(tr) -> float:
+    """Largest nodal change of x in the step just solved (all ranks)."""
+    n = tr.V_space.dofmap.index_map.size_local
+    x_new = 1.0 / (1.0 + np.exp(-tr.w.x.array[:n]))
+    x_old = 1.0 / (1.0 + np.exp(-tr.w_old.x.array[:n]))
+    local = float(np.abs(x_new - x_old).max()) if n else 0.0
+    return tr.comm.allreduce(local, op=MPI.MAX)

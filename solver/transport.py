@@ -1,0 +1,308 @@
+"""Li transport in a particle with galvanostatic Butler-Volmer or uniform surface exchange.
+
+Unknowns: ``w = ln(x / (1 - x))`` (P1/P2 Lagrange), so the Li site fraction
+``x = 1 / (1 + exp(-w))`` lies in (0, 1) by construction, and the electrode potential
+``V`` [V], one real number shared by all ranks.  Backward Euler, in model units
+(um, s; solver/scaling.py):
+
+    F(w, V; v) = ∫ (x - x_old)/dt v dx + ∫ D_ab(x,T) x(1-x) (M grad w)·grad v dx
+                 + ∫ N(w, V) / c_max v ds = 0                      for all v
+    G(w, V)    = (∫ i ds - I) / A = 0                              (A/m^2)
+
+with ``M = R diag(1, 1, D_c/D_ab) R^T`` the rotated diffusion anisotropy and
+``N = i / F`` the outward molar Li flux.  Because ``grad x = x (1 - x) grad w`` the
+transport term is Fick's law ``J = -c_max D grad x`` with the *chemical* diffusivity D(x)
+measured by GITT (which already contains the thermodynamic factor), so the measured
+D(x) enters unchanged; the logit variable is only the bounded parametrisation.
+
+``i = i0(x_s, T) [exp(alpha f eta) - exp(-(1 - alpha) f eta)]``, ``eta = V - U(x_s)``,
+``f = F / (R T)``; charge (Li leaving the particle) is positive current.  With
+``distribution = "uniform"`` the flux is ``I / (F A)`` everywhere and G still defines V,
+so the reported voltage is the one that would drive the same total current.
+
+The coupled Newton system [[A, b], [c^T, d]] (A = dF/dw, b = dF/dV, c = dG/dw,
+d = dG/dV) is solved by block elimination with two solves with A per iteration (one
+in uniform mode), which keeps the sparse operator untouched by the global unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from meshes import SURFACE_TAG, ParticleMesh
+from solver.mathns import ufl_namespace
+from solver.scaling import FARADAY, GAS_CONSTANT, LENGTH_UNIT
+
+DEFAULT_PETSC = {
+    "iterative": {"ksp_type": "gmres", "ksp_rtol": 1e-11, "ksp_atol": 1e-30,
+                  "ksp_max_it": 500, "ksp_gmres_restart": 100, "pc_type": "gamg"},
+    "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
+}
+
+
+@dataclass
+class NewtonResult:
+    """Outcome of one nonlinear solve."""
+
+    converged: bool
+    iterations: int
+    ksp_iterations: int
+    reason: str = ""
+
+
+class LiTransport:
+    """Li diffusion in one particle with a galvanostatic surface; see the module docstring."""
+
+    def __init__(self, pm: ParticleMesh, material, rotations: np.ndarray, *, degree: int = 1,
+                 quadrature_degree: int = 4, distribution: str = "butler-volmer",
+                 linear_solver: str = "iterative", petsc_options: dict | None = None,
+                 newton_tol: float = 1e-9, newton_max_it: int = 12,
+                 facet_activity: dict[int, float] | None = None):
+        """Set up spaces, forms (compiled once) and the linear solver.
+
+        Args:
+            pm: the particle mesh (model unit um).
+            material: a solver.materials.Material.
+            rotations: (3, 3) crystal->sample rotation, or (num_local_cells, 3, 3) per cell.
+            degree: Lagrange degree of w.
+            quadrature_degree: quadrature degree of every integral (set explicitly:
+                UFL's estimate explodes for exp/log of rotated fields).
+            distribution: "butler-volmer" or "uniform".
+            facet_activity: optional {facet tag: relative exchange-current factor}.
+        """
+        self.pm, self.mesh, self.material = pm, pm.mesh, material
+        self.comm: MPI.Comm = pm.mesh.comm
+        self.distribution = distribution
+        self.newton_tol, self.newton_max_it = newton_tol, newton_max_it
+        mesh = self.mesh
+        m = ufl_namespace()
+
+        self.V_space = fem.functionspace(mesh, ("Lagrange", degree))
+        self.w = fem.Function(self.V_space, name="w")
+        self.w_old = fem.Function(self.V_space, name="w_old")
+        self.dt = fem.Constant(mesh, PETSc.ScalarType(1.0))  # s
+        self.T = fem.Constant(mesh, PETSc.ScalarType(material.T_ref))  # K
+        self.I_total = fem.Constant(mesh, PETSc.ScalarType(0.0))  # A, >0 on charge
+        self.V = fem.Constant(mesh, PETSc.ScalarType(4.0))  # V
+        self.V_old = 4.0
+
+        # Orientation as a DG0 tensor field so polycrystals only change its values.
+        Q = fem.functionspace(mesh, ("DG", 0, (3, 3)))
+        self.rotation = fem.Function(Q, name="rotation")
+        ncells = mesh.topology.index_map(3).size_local + mesh.topology.index_map(3).num_ghosts
+        rot = np.asarray(rotations, dtype=float)
+        rot = np.broadcast_to(rot, (ncells, 3, 3)) if rot.ndim == 2 else rot
+        self.rotation.x.array[:] = rot.reshape(ncells, 9)[
+            : self.rotation.x.array.size // 9].ravel()
+
+        qd = {"quadrature_degree": quadrature_degree}
+        self.dx = ufl.Measure("dx", mesh, metadata=qd)
+        self.ds = ufl.Measure("ds", mesh, subdomain_data=pm.facet_tags, metadata=qd)
+        L = LENGTH_UNIT
+        ones = fem.Constant(mesh, PETSc.ScalarType(1.0))
+        self.volume = self._sum(fem.assemble_scalar(fem.form(ones * self.dx)))  # um^3
+        facet_ids = sorted(facet_activity) if facet_activity else [SURFACE_TAG]
+        activity = facet_activity or {SURFACE_TAG: 1.0}
+        dsurf = self.ds(tuple(facet_ids))
+        self.area = self._sum(fem.assemble_scalar(fem.form(ones * dsurf)))  # um^2
+        self.volume_m3, self.area_m2 = self.volume * L**3, self.area * L**2
+
+        w, v = self.w, ufl.TestFunction(self.V_space)
+        x = 1.0 / (1.0 + ufl.exp(-w))
+        x_old = 1.0 / (1.0 + ufl.exp(-self.w_old))
+        self.x_expr = x
+        R = self.rotation
+        aniso = ufl.as_matrix([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0],
+                               [0.0, 0.0, material.D_c_over_D_ab]])
+        Mrot = R * aniso * R.T
+        D = material.d_ab(x, self.T, m) / L**2  # um^2/s
+        f = FARADAY / (GAS_CONSTANT * self.T)
+
+        # Butler-Volmer current density [A/m^2], with eta as a UFL variable for dF/dV.
+        eta = ufl.variable(self.V - material.ocv(x, m))
+        alpha = material.alpha
+        i_bv = material.i0(x, self.T, m) * (ufl.exp(alpha * f * eta)
+                                            - ufl.exp(-(1.0 - alpha) * f * eta))
+        di_dV = ufl.diff(i_bv, eta)
+        self.i_bv = i_bv
+
+        if distribution == "uniform":
+            i_flux = self.I_total / self.area_m2
+            di_flux = None
+        else:
+            i_flux, di_flux = i_bv, di_dV
+        scale = 1.0 / (FARADAY * material.c_max * L)  # (A/m^2) -> um/s of x
+
+        def surface(expr):
+            return sum(activity[t] * expr * self.ds(t) for t in facet_ids)
+
+        F = ((x - x_old) / self.dt * v * self.dx
+             + D * x * (1.0 - x) * ufl.inner(Mrot * ufl.grad(w), ufl.grad(v)) * self.dx
+             + scale * surface(i_flux * v))
+        G = surface(i_bv / self.area) - self.I_total / (L**2 * self.area**2) * dsurf
+        self.F_form = fem.form(F)
+        self.J_form = fem.form(ufl.derivative(F, w))
+        self.b_form = fem.form(scale * surface(di_flux * v)) if di_flux is not None else None
+        self.G_form = fem.form(G)
+        self.c_form = fem.form(ufl.derivative(G, w, v))
+        self.d_form = fem.form(surface(di_dV / self.area))
+
+        # Diagnostics, compiled once.
+        self.li_form = fem.form(x * self.dx)  # um^3 of "full sites"
+        self.x2_form = fem.form(x * x * self.dx)
+        self.xs_form = fem.form(surface(x))
+        self.xs2_form = fem.form(surface(x * x))
+        self.flux_form = fem.form(surface(i_flux))  # A/m^2 * um^2
+        self.eta_form = fem.form(surface(eta))
+
+        self.A = fem_petsc.create_matrix(self.J_form)
+        self.Fvec = fem_petsc.create_vector(self.V_space)
+        self.bvec = fem_petsc.create_vector(self.V_space)
+        self.cvec = fem_petsc.create_vector(self.V_space)
+        self.y1 = fem_petsc.create_vector(self.V_space)
+        self.y2 = fem_petsc.create_vector(self.V_space)
+        self.ksp = PETSc.KSP().create(self.comm)
+        self.ksp.setOperators(self.A)
+        prefix = "li_"
+        self.ksp.setOptionsPrefix(prefix)
+        opts = PETSc.Options()
+        for k, val in {**DEFAULT_PETSC[linear_solver], **(petsc_options or {})}.items():
+            opts[prefix + k] = val
+        self.ksp.setFromOptions()
+        self._petsc_keys = [prefix + k for k in {**DEFAULT_PETSC[linear_solver],
+                                                 **(petsc_options or {})}]
+
+    # ------------------------------------------------------------------ helpers
+    def _sum(self, local: float) -> float:
+        return self.comm.allreduce(local, op=MPI.SUM)
+
+    def scalar(self, form) -> float:
+        """Assemble a scalar form over all ranks."""
+        return self._sum(fem.assemble_scalar(form))
+
+    def set_uniform(self, x0: float) -> None:
+        """Set a uniform Li fraction and put V at its rest potential (zero current)."""
+        w0 = np.log(x0 / (1.0 - x0))
+        self.w.x.array[:] = w0
+        self.w_old.x.array[:] = w0
+        self.V.value = float(self.material.ocv(x0))
+        self.V_old = float(self.V.value)
+
+    def set_state(self, control: dict) -> None:
+        """Set dt [s], total current [A] and temperature [K] for the next solve."""
+        self.dt.value = control["dt"]
+        self.I_total.value = control["current"]
+        self.T.value = control["temperature"]
+
+    # ------------------------------------------------------------------ Newton
+    def solve(self) -> NewtonResult:
+        """Newton on (w, V) by block elimination; leaves the state at the result."""
+        bv = self.b_form is not None
+        ksp_total = 0
+        for it in range(1, self.newton_max_it + 1):
+            self.A.zeroEntries()
+            fem_petsc.assemble_matrix(self.A, self.J_form)
+            self.A.assemble()
+            for vec, form in ((self.Fvec, self.F_form), (self.cvec, self.c_form)):
+                with vec.localForm() as loc:
+                    loc.set(0.0)
+                fem_petsc.assemble_vector(vec, form)
+                vec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+            G = self.scalar(self.G_form)
+            d = self.scalar(self.d_form)
+            if not (np.isfinite(G) and np.isfinite(d) and np.isfinite(self.Fvec.norm())):
+                return NewtonResult(False, it, ksp_total, "non-finite residual")
+            self.Fvec.scale(-1.0)
+            self.ksp.solve(self.Fvec, self.y1)
+            ksp_total += self.ksp.getIterationNumber()
+            if self.ksp.getConvergedReason() < 0:
+                return NewtonResult(False, it, ksp_total,
+                                    f"linear solve failed ({self.ksp.getConvergedReason()})")
+            cy1 = self.cvec.dot(self.y1)
+            if bv:
+                with self.bvec.localForm() as loc:
+                    loc.set(0.0)
+                fem_petsc.assemble_vector(self.bvec, self.b_form)
+                self.bvec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+                self.ksp.solve(self.bvec, self.y2)
+                ksp_total += self.ksp.getIterationNumber()
+                if self.ksp.getConvergedReason() < 0:
+                    return NewtonResult(False, it, ksp_total, "linear solve failed")
+                cy2 = self.cvec.dot(self.y2)
+            else:
+                cy2 = 0.0
+            denom = d - cy2
+            if not np.isfinite(denom) or denom == 0.0:
+                return NewtonResult(False, it, ksp_total, "singular voltage equation")
+            dV = (-G - cy1) / denom
+            if bv:
+                self.y1.axpy(-dV, self.y2)  # y1 <- dw
+            dw_max = self.y1.norm(PETSc.NormType.INFINITY)
+            # Damp very large updates: the logit variable and exp(f eta) make a full step
+            # from a far guess overshoot; quadratic convergence is kept near the solution.
+            damp = min(1.0, 4.0 / dw_max if dw_max > 0 else 1.0, 0.3 / abs(dV) if dV else 1.0)
+            self.w.x.petsc_vec.axpy(damp, self.y1)
+            self.w.x.scatter_forward()
+            self.V.value = float(self.V.value) + damp * dV
+            if not np.isfinite(dw_max):
+                return NewtonResult(False, it, ksp_total, "non-finite update")
+            if damp == 1.0 and dw_max < self.newton_tol and abs(dV) < self.newton_tol:
+                return NewtonResult(True, it, ksp_total)
+        return NewtonResult(False, self.newton_max_it, ksp_total, "Newton did not converge")
+
+    def accept(self) -> None:
+        """Make the current state the old state of the next step."""
+        self.w_old.x.array[:] = self.w.x.array
+        self.V_old = float(self.V.value)
+
+    def reject(self) -> None:
+        """Restore the state of the last accepted step."""
+        self.w.x.array[:] = self.w_old.x.array
+        self.V.value = self.V_old
+
+    # ------------------------------------------------------------------ diagnostics
+    def nodal_x_range(self) -> tuple[float, float]:
+        """Smallest and largest Li fraction over all degrees of freedom."""
+        n = self.V_space.dofmap.index_map.size_local * self.V_space.dofmap.index_map_bs
+        w = self.w.x.array[:n]
+        lo = self.comm.allreduce(w.min() if n else np.inf, op=MPI.MIN)
+        hi = self.comm.allreduce(w.max() if n else -np.inf, op=MPI.MAX)
+        return 1.0 / (1.0 + np.exp(-lo)), 1.0 / (1.0 + np.exp(-hi))
+
+    def diagnostics(self) -> dict[str, float]:
+        """Volume and surface statistics of the current state (SI where dimensional)."""
+        li = self.scalar(self.li_form)
+        x_mean = li / self.volume
+        x_var = max(self.scalar(self.x2_form) / self.volume - x_mean**2, 0.0)
+        xs = self.scalar(self.xs_form) / self.area
+        xs_var = max(self.scalar(self.xs2_form) / self.area - xs**2, 0.0)
+        x_min, x_max = self.nodal_x_range()
+        return {
+            "x_mean": x_mean, "x_min": x_min, "x_max": x_max, "x_std": np.sqrt(x_var),
+            "x_surface_mean": xs, "x_surface_std": np.sqrt(xs_var),
+            "li_total_mol": li * LENGTH_UNIT**3 * self.material.c_max,
+            "li_out_rate_mol_s": self.scalar(self.flux_form) * LENGTH_UNIT**2 / FARADAY,
+            "eta_surface_mean_V": self.scalar(self.eta_form) / self.area,
+        }
+
+    def x_function(self, target: fem.Function) -> None:
+        """Interpolate x = 1/(1+exp(-w)) into ``target`` (same space as w)."""
+        target.x.array[:] = 1.0 / (1.0 + np.exp(-self.w.x.array))
+
+    def destroy(self) -> None:
+        """Free PETSc objects and the options this object set."""
+        opts = PETSc.Options()
+        for k in self._petsc_keys:
+            opts.delValue(k)
+        for obj in (self.ksp, self.A, self.Fvec, self.bvec, self.cvec, self.y1, self.y2):
+            obj.destroy()
+
+
+__all__ = ["LiTransport", "NewtonResult"]

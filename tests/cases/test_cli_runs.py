@@ -1,0 +1,98 @@
+"""The command line as users drive it: the demo under mpiexec, bad input, output safety."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHEMOMECH = [sys.executable, "-m", "solver.cli"]
+
+
+def _mpiexec() -> str:
+    for name in ("mpiexec", "mpirun"):
+        path = BIN / name
+        if path.exists():
+            return str(path)
+    found = shutil.which("mpiexec")
+    assert found, "mpiexec not found"
+    return found
+
+
+def _run(args, cwd=ROOT, **kw):
+    return subprocess.run(args, capture_output=True, text=True, cwd=cwd, **kw)
+
+
+def test_demo_runs_on_two_ranks_with_max_steps(tmp_path):
+    out = tmp_path / "demo"
+    res = _run([_mpiexec(), "-n", "2", *CHEMOMECH, "run", "cases/demo.toml", "--output",
+                str(out), "--max-steps", "4"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    with open(out / "timeseries.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 5  # initial state + 4 accepted steps
+    needed = ["time_s", "dt_s", "step", "voltage_V", "current_A", "soc", "capacity_mAh_g",
+              "x_mean", "x_min", "x_max", "x_surface_mean", "newton_its", "ksp_its"]
+    assert all(k in rows[0] for k in needed)
+    assert float(rows[-1]["x_surface_mean"]) < float(rows[-1]["x_mean"]) < 0.98
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "max_steps" and status["ranks"] == 2
+    assert not (out / "INCOMPLETE").exists()
+    for f in ("case.resolved.toml", "run.log", "fields.pvd", "fields.bp",
+              "figures/voltage.png", "figures/section_x.png"):
+        assert (out / f).exists(), f
+    # the resolved case is itself a valid case
+    ok = _run([*CHEMOMECH, "validate", str(out / "case.resolved.toml")])
+    assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("override, key", [
+    ("geometry.radius=-2 um", "geometry.radius"),
+    ("material.name=XYZ", "material.name"),
+    ("protocol.0.until_voltage=3.0 V", "protocol[0].until_voltage"),
+    ("geometry.radius=2", "geometry.radius"),
+])
+def test_bad_input_exits_2_and_creates_nothing(tmp_path, override, key):
+    out = tmp_path / "never"
+    res = _run([*CHEMOMECH, "run", "cases/demo.toml", "--output", str(out), "--set", override])
+    assert res.returncode == 2
+    assert f"cases/demo.toml with --set: {key}:" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not out.exists()
+
+
+def test_unreadable_case_file(tmp_path):
+    res = _run([*CHEMOMECH, "run", str(tmp_path / "missing.toml")])
+    assert res.returncode == 2 and "missing.toml" in res.stderr
+
+
+def test_existing_output_is_not_overwritten(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    res = _run([*CHEMOMECH, "run", "cases/demo.toml", "--output", str(out), "--max-steps", "1"])
+    assert res.returncode == 2 and "--force" in res.stderr
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_killed_run_is_marked_incomplete(tmp_path):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*CHEMOMECH, "run", "cases/demo.toml", "--output", str(out)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    ts = out / "timeseries.csv"
+    while time.time() < deadline and not (ts.exists() and ts.read_text().count("\n") >= 3):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (out / "INCOMPLETE").exists()
+    assert json.loads((out / "status.json").read_text())["status"] == "running"
