@@ -52,6 +52,19 @@ def test_demo_runs_on_two_ranks_with_max_steps(tmp_path):
     # the resolved case is itself a valid case
     ok = _run([*CHEMOMECH, "validate", str(out / "case.resolved.toml")])
     assert ok.returncode == 0, ok.stderr
+    # the same run on one rank writes the same timeseries.csv (to 1e-6 relative)
+    out1 = tmp_path / "demo1"
+    res1 = _run([*CHEMOMECH, "run", "cases/demo.toml", "--output", str(out1), "--max-steps", "4"])
+    assert res1.returncode == 0, res1.stderr[-3000:]
+    with open(out1 / "timeseries.csv") as fh:
+        rows1 = list(csv.DictReader(fh))
+    assert len(rows1) == len(rows)
+    for r1, r2 in zip(rows1, rows, strict=True):
+        for key in r1:
+            if key in ("wall_s", "ksp_its", "step_type"):
+                continue
+            tol_abs = 0.0 if key.startswith("li_") else 1e-10  # li_* are ~1e-13 mol
+            assert float(r2[key]) == pytest.approx(float(r1[key]), rel=1e-6, abs=tol_abs), key
 
 
 @pytest.mark.parametrize("override, key", [
@@ -96,3 +109,15 @@ def test_killed_run_is_marked_incomplete(tmp_path):
     proc.wait()
     assert (out / "INCOMPLETE").exists()
     assert json.loads((out / "status.json").read_text())["status"] == "running"
+
+
+def test_mesh_command_and_version(tmp_path):
+    out = tmp_path / "mesh"
+    res = _run([*CHEMOMECH, "mesh", "cases/demo.toml", "--output", str(out)])
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((out / "mesh_report.json").read_text())
+    assert abs(report["volume_relative_error"]) < 0.01
+    assert report["min_dihedral_angle_deg"] > 5.0
+    assert (out / "mesh.pvd").exists() and not (out / "INCOMPLETE").exists()
+    ver = _run([*CHEMOMECH, "--version"])
+    assert ver.returncode == 0 and ver.stdout.startswith("chemomech ")
