@@ -67,7 +67,7 @@ def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path:
     import pyvista as pv
 
     pv.OFF_SCREEN = True
-    reader = pv.get_reader(str(outdir / "fields.pvd"))
+    reader = pv.get_reader(str(outdir / "vtk" / "fields.pvd"))
     times = _section_times(outdir, list(reader.time_values))
     fig, axes = plt.subplots(1, len(times), figsize=(4.2 * len(times), 3.8),
                              constrained_layout=True, squeeze=False)
@@ -96,7 +96,7 @@ def run_figures(outdir: str | Path) -> list[Path]:
     figdir = outdir / "figures"
     figdir.mkdir(exist_ok=True)
     paths = [voltage_figure(outdir, figdir)]
-    if (outdir / "fields.pvd").exists():
+    if (outdir / "vtk" / "fields.pvd").exists():
         paths.append(section_figure(outdir, figdir))
     return paths
 

@@ -113,6 +113,18 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                        check=_positive),
         "D_H3_decades": Spec("number", "override: decades by which D_ab falls in the "
                              "collapsed H3 region (x -> 0)", check=_nonnegative),
+        "E_ab": Spec("quantity", "override: Young's modulus in the basal plane",
+                     dimension="pressure", check=_positive),
+        "E_c": Spec("quantity", "override: Young's modulus along c", dimension="pressure",
+                    check=_positive),
+        "nu_ab": Spec("number", "override: Poisson ratio in the basal plane"),
+        "nu_c": Spec("number", "override: Poisson ratio, ab-contraction under c-axis load"),
+        "G_c": Spec("quantity", "override: shear modulus in planes containing c (C44)",
+                    dimension="pressure", check=_positive),
+        "vegard_a": Spec("number", "override: linear lattice law a/a_ref - 1 = vegard_a (x - 1) "
+                         "instead of the measured a(x)"),
+        "vegard_c": Spec("number", "override: linear lattice law c/c_ref - 1 = vegard_c (x - 1) "
+                         "instead of the measured c(x)"),
     },
     "conditions": {
         "temperature": Spec("quantity", "temperature", "25 degC", dimension="temperature"),
@@ -124,6 +136,22 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                              "'butler-volmer' (electrode potential V is a global unknown) "
                              "or 'uniform' (equal flux; V from Butler-Volmer for reporting)",
                              "butler-volmer", choices=("butler-volmer", "uniform")),
+    },
+    "mechanics": {
+        "coupling": Spec("choice", "'none' (Li only), 'one-way' (Li -> stress) or 'two-way' "
+                         "(stress acts back on the Li chemical potential)", "one-way",
+                         choices=("none", "one-way", "two-way")),
+        "degree": Spec("int", "polynomial degree of the displacement (2: accurate stresses)", 1,
+                       check=lambda v: None if v in (1, 2) else "must be 1 or 2"),
+        "coupling_tol": Spec("number", "two-way coupling converged when the stress potential "
+                             "sigma:Omega/(c_max R T) changes by less than this", 1e-6,
+                             check=_positive),
+        "coupling_max_it": Spec("int", "coupling iterations before the step is cut back", 50,
+                                check=lambda v: None if v >= 1 else "must be >= 1"),
+        "linear_solver": Spec("choice", "'iterative' (CG + GAMG with rigid-body modes, "
+                              "scales) or 'direct' (MUMPS)", "iterative",
+                              choices=("iterative", "direct")),
+        "petsc": Spec("table", "extra PETSc options for the elasticity solve", {}),
     },
     "numerics": {
         "dt_initial": Spec("quantity", "first time step", "1 s", dimension="time",
@@ -156,7 +184,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                             "each protocol step)", 10,
                             check=lambda v: None if v >= 1 else "must be >= 1"),
         "vtx": Spec("bool", "write ADIOS2 VTX fields.bp for ParaView", True),
-        "vtkhdf": Spec("bool", "write fields.vtkhdf (PyVista and ParaView)", True),
+        "pvd": Spec("bool", "write vtk/fields.pvd (VTK XML; PyVista and ParaView)", True),
         "figures": Spec("bool", "write PNG figures at the end", True),
     },
 }

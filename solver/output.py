@@ -25,8 +25,13 @@ TIMESERIES_COLUMNS = [
     "voltage_V", "current_A", "specific_current_A_kg", "soc", "capacity_mAh_g",
     "step_capacity_mAh_g", "x_mean", "x_min", "x_max", "x_std", "x_surface_mean",
     "x_surface_std", "eta_surface_mean_V", "li_total_mol", "li_out_mol",
-    "newton_its", "ksp_its", "wall_s",
+    "newton_its", "ksp_its", "coupling_its", "elasticity_ksp_its", "strain_003_mean",
+    "strain_003_std", "vm_stress_max_Pa", "hydrostatic_stress_min_Pa",
+    "hydrostatic_stress_max_Pa", "elastic_energy_J", "wall_s",
 ]
+MECHANICS_COLUMNS = ["strain_003_mean", "strain_003_std", "vm_stress_max_Pa",
+                     "hydrostatic_stress_min_Pa", "hydrostatic_stress_max_Pa",
+                     "elastic_energy_J"]
 
 
 class OutputExistsError(RuntimeError):

@@ -28,7 +28,7 @@ from meshes import build_particle_mesh
 from solver.config import Case
 from solver.crystal import rotation_from_case
 from solver.materials import get_material
-from solver.output import TimeSeries
+from solver.output import MECHANICS_COLUMNS, TimeSeries
 from solver.scaling import LENGTH_UNIT
 
 log = logging.getLogger("chemomech")
@@ -92,7 +92,9 @@ class Progress:
 def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                    max_steps: int | None = None) -> RunResult:
     """Run a validated case; write outputs to ``outdir`` (prepared by the caller)."""
+    from solver.coupling import CoupledSolver, StepResult  # noqa: F401 (annotation)
     from solver.fields import FieldWriter
+    from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
     from solver.transport import LiTransport
 
     wall0 = time.perf_counter()
@@ -103,25 +105,44 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     t_mesh = time.perf_counter()
     pm = build_mesh(case, comm)
     rotation = rotation_from_case(case["orientation"])
+    mech_case = case["mechanics"]
+    two_way = mech_case["coupling"] == "two-way"
     tr = LiTransport(pm, material, rotation, degree=case["geometry"]["degree"],
+                     local_stress_potential=(
+                         (lambda x, T: local_stress_potential(material, x, T)) if two_way
+                         else None),
                      quadrature_degree=num["quadrature_degree"],
                      distribution=case["kinetics"]["distribution"],
                      linear_solver=num["linear_solver"], petsc_options=num["petsc"],
                      newton_tol=num["newton_tol"], newton_max_it=num["newton_max_it"])
+    if two_way:
+        tr.beta.value = implicit_fraction(material)
+    mech = None
+    if mech_case["coupling"] != "none":
+        mech = Elasticity(tr, degree=mech_case["degree"],
+                          quadrature_degree=num["quadrature_degree"],
+                          linear_solver=mech_case["linear_solver"],
+                          petsc_options=mech_case["petsc"])
+    stepper = CoupledSolver(tr, mech, mech_case["coupling"], mech_case["coupling_tol"],
+                            mech_case["coupling_max_it"])
     unknowns = tr.V_space.dofmap.index_map.size_global + 1
+    if mech is not None:
+        unknowns += mech.U.dofmap.index_map.size_global * 3
     ncells = comm.allreduce(pm.mesh.topology.index_map(3).size_local)
     if rank0:
-        log.info("mesh: %d cells, %d Li unknowns (+1 voltage), %d ranks, set-up %.2f s",
-                 ncells, unknowns - 1, comm.size, time.perf_counter() - t_mesh)
+        log.info("mesh: %d cells, %d unknowns (Li, voltage%s), %d ranks, coupling %s, "
+                 "set-up %.2f s", ncells, unknowns, ", displacement" if mech else "",
+                 comm.size, mech_case["coupling"], time.perf_counter() - t_mesh)
 
     x0 = cond["initial_x"]
     tr.set_uniform(x0)
+    stepper.initialise()
     mass = material.density * tr.volume_m3  # kg
     cap_scale = 1.0 / (3.6 * mass * 1e3)  # C -> mAh/g
 
     series = TimeSeries(outdir / "timeseries.csv" if (rank0 and outdir) else None)
-    fields = (FieldWriter(outdir, tr, vtx=out["vtx"], pvd=out["vtkhdf"])
-              if outdir is not None and (out["vtx"] or out["vtkhdf"]) else None)
+    fields = (FieldWriter(outdir, tr, mech, vtx=out["vtx"], pvd=out["pvd"])
+              if outdir is not None and (out["vtx"] or out["pvd"]) else None)
 
     t, step, charge = 0.0, 0, 0.0  # s, accepted steps, C passed (charge positive)
     li_out = 0.0  # mol of Li that left through the surface
@@ -131,8 +152,10 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     rows: list = []
 
     def record(ps_index: int, kind: str, temp: float, dt_used: float, current: float,
-               step_q: float, newton_its: int, ksp_its: int) -> dict:
+               step_q: float, res: StepResult | None) -> dict:
         d = tr.diagnostics()
+        md = mech.diagnostics() if mech is not None else dict.fromkeys(MECHANICS_COLUMNS,
+                                                                         float("nan"))
         row = {
             "step": step, "time_s": t, "dt_s": dt_used, "protocol_step": ps_index,
             "step_type": kind, "temperature_K": temp, "voltage_V": float(tr.V.value),
@@ -142,15 +165,18 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
             "x_min": d["x_min"], "x_max": d["x_max"], "x_std": d["x_std"],
             "x_surface_mean": d["x_surface_mean"], "x_surface_std": d["x_surface_std"],
             "eta_surface_mean_V": d["eta_surface_mean_V"], "li_total_mol": d["li_total_mol"],
-            "li_out_mol": li_out, "newton_its": newton_its, "ksp_its": ksp_its,
-            "wall_s": time.perf_counter() - wall0,
+            "li_out_mol": li_out, "newton_its": res.iterations if res else 0,
+            "ksp_its": res.ksp_iterations if res else 0,
+            "coupling_its": res.coupling_iterations if res else 0,
+            "elasticity_ksp_its": res.elasticity_ksp_iterations if res else 0,
+            "wall_s": time.perf_counter() - wall0, **md,
         }
         series.write(row)
         rows.append(row)
         return row
 
     first = case.protocol[0]
-    record(0, first.kind, first.temperature, 0.0, 0.0, 0.0, 0, 0)
+    record(0, first.kind, first.temperature, 0.0, 0.0, 0.0, None)
     if fields is not None:
         fields.write(t)
     status = "completed"
@@ -183,9 +209,9 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                     if gap * last_slope > 0:  # heading for the cut-off: aim at it
                         dt_try = min(dt_try, max(gap / last_slope, num["dt_min"]))
                 tr.set_state({"dt": dt_try, "current": current, "temperature": ps.temperature})
-                res = tr.solve()
+                res = stepper.solve()
                 if not res.converged:
-                    tr.reject()
+                    stepper.reject()
                     dt = dt_try / 2.0
                     if rank0:
                         log.debug("step rejected (%s); dt -> %.3g s", res.reason, dt)
@@ -201,7 +227,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                     over = (V_new - ps.until_voltage) * (1 if ps.kind == "charge" else -1)
                     if over > num["voltage_tol"] and dt_try > num["dt_min"] * 1.000001:
                         # Overshot the cut-off: retry with the secant estimate of the crossing.
-                        tr.reject()
+                        stepper.reject()
                         frac = (ps.until_voltage - V_old) / (V_new - V_old)
                         frac = float(np.clip(frac, 0.02, 0.98)) if np.isfinite(frac) else 0.5
                         dt = max(dt_try * frac, num["dt_min"])
@@ -211,7 +237,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                         reason = "voltage"
                 # accept
                 x_change = _max_x_change(tr)
-                tr.accept()
+                stepper.accept()
                 t += dt_try
                 step_t += dt_try
                 step += 1
@@ -220,8 +246,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                 rate = tr.diagnostics()["li_out_rate_mol_s"]
                 li_out += rate * dt_try
                 last_slope = (V_new - V_old) / dt_try
-                row = record(ps_index, ps.kind, ps.temperature, dt_try, current, step_q,
-                             res.iterations, res.ksp_iterations)
+                row = record(ps_index, ps.kind, ps.temperature, dt_try, current, step_q, res)
                 if ps.until_time is not None and step_t >= ps.until_time * (1 - 1e-12):
                     reason = reason or "time"
                 if ps.until_capacity is not None and abs(step_q) >= ps.until_capacity * mass * (
@@ -229,7 +254,8 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                     reason = reason or "capacity"
                 # adapt dt: aim at max_dx per step, slow down on hard Newton solves
                 grow = 2.0 if x_change <= 0 else min(2.0, 0.9 * num["max_dx"] / x_change)
-                if res.iterations > 6:
+                # Newton iterations per Li solve (a two-way step has one per coupling pass)
+                if res.iterations / max(1, res.coupling_iterations) > 6:
                     grow = min(grow, 0.7)
                 dt = float(np.clip(max(dt, dt_try) * grow, num["dt_min"], num["dt_max"]))
                 if fields is not None and (step % out["field_every"] == 0 or reason):
@@ -253,6 +279,8 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
         series.close()
         if fields is not None:
             fields.close()
+        if mech is not None:
+            mech.destroy()
         tr.destroy()
     return RunResult(status, step, t, float(row.get("voltage_V", tr.V_old)),
                      charge * cap_scale, unknowns, time.perf_counter() - wall0, step_ends,

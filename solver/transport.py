@@ -5,11 +5,12 @@ Unknowns: ``w = ln(x / (1 - x))`` (P1/P2 Lagrange), so the Li site fraction
 ``V`` [V], one real number shared by all ranks.  Backward Euler, in model units
 (um, s; solver/scaling.py):
 
-    F(w, V; v) = ∫ (x - x_old)/dt v dx + ∫ D_ab(x,T) x(1-x) (M grad w)·grad v dx
+    F(w, V; v) = ∫ (x - x_old)/dt v dx + ∫ D_ab(x,T) x(1-x) (M grad(w - s))·grad v dx
                  + ∫ N(w, V) / c_max v ds = 0                      for all v
     G(w, V)    = (∫ i ds - I) / A = 0                              (A/m^2)
 
-with ``M = R diag(1, 1, D_c/D_ab) R^T`` the rotated diffusion anisotropy and
+with ``M = R diag(1, 1, D_c/D_ab) R^T`` the rotated diffusion anisotropy, ``s`` the
+stress potential of the two-way coupling (zero otherwise; solver/mechanics.py) and
 ``N = i / F`` the outward molar Li flux.  Because ``grad x = x (1 - x) grad w`` the
 transport term is Fick's law ``J = -c_max D grad x`` with the *chemical* diffusivity D(x)
 measured by GITT (which already contains the thermodynamic factor), so the measured
@@ -64,7 +65,8 @@ class LiTransport:
                  quadrature_degree: int = 4, distribution: str = "butler-volmer",
                  linear_solver: str = "iterative", petsc_options: dict | None = None,
                  newton_tol: float = 1e-9, newton_max_it: int = 12,
-                 facet_activity: dict[int, float] | None = None):
+                 facet_activity: dict[int, float] | None = None,
+                 local_stress_potential=None):
         """Set up spaces, forms (compiled once) and the linear solver.
 
         Args:
@@ -76,6 +78,9 @@ class LiTransport:
                 UFL's estimate explodes for exp/log of rotated fields).
             distribution: "butler-volmer" or "uniform".
             facet_activity: optional {facet tag: relative exchange-current factor}.
+            local_stress_potential: optional ``f(x, T) -> UFL`` giving the local part of
+                the stress potential (solver/mechanics.py); when given, the two-way
+                coupling treats ``beta (f(x) - f(x_lag))`` implicitly in the Li solve.
         """
         self.pm, self.mesh, self.material = pm, pm.mesh, material
         self.comm: MPI.Comm = pm.mesh.comm
@@ -87,6 +92,11 @@ class LiTransport:
         self.V_space = fem.functionspace(mesh, ("Lagrange", degree))
         self.w = fem.Function(self.V_space, name="w")
         self.w_old = fem.Function(self.V_space, name="w_old")
+        # dimensionless stress potential sigma:Omega/(c_max R T) (solver/mechanics.py);
+        # zero unless the two-way chemo-mechanical coupling sets it
+        self.s = fem.Function(self.V_space, name="stress_potential")
+        self.w_lag = fem.Function(self.V_space)  # Li state at which s was computed
+        self.beta = fem.Constant(mesh, PETSc.ScalarType(0.0))
         self.dt = fem.Constant(mesh, PETSc.ScalarType(1.0))  # s
         self.T = fem.Constant(mesh, PETSc.ScalarType(material.T_ref))  # K
         self.I_total = fem.Constant(mesh, PETSc.ScalarType(0.0))  # A, >0 on charge
@@ -99,8 +109,9 @@ class LiTransport:
         ncells = mesh.topology.index_map(3).size_local + mesh.topology.index_map(3).num_ghosts
         rot = np.asarray(rotations, dtype=float)
         rot = np.broadcast_to(rot, (ncells, 3, 3)) if rot.ndim == 2 else rot
-        self.rotation.x.array[:] = rot.reshape(ncells, 9)[
-            : self.rotation.x.array.size // 9].ravel()
+        dofs = Q.dofmap.list[:, 0]  # DG0: one (blocked) dof per cell
+        values = self.rotation.x.array.reshape(-1, 9)
+        values[dofs] = rot.reshape(ncells, 9)[: dofs.size]
 
         qd = {"quadrature_degree": quadrature_degree}
         self.dx = ufl.Measure("dx", mesh, metadata=qd)
@@ -143,8 +154,13 @@ class LiTransport:
         def surface(expr):
             return sum(activity[t] * expr * self.ds(t) for t in facet_ids)
 
+        potential = w - self.s
+        if local_stress_potential is not None:
+            x_lag = 1.0 / (1.0 + ufl.exp(-self.w_lag))
+            potential = potential - self.beta * (local_stress_potential(x, self.T)
+                                                 - local_stress_potential(x_lag, self.T))
         F = ((x - x_old) / self.dt * v * self.dx
-             + D * x * (1.0 - x) * ufl.inner(Mrot * ufl.grad(w), ufl.grad(v)) * self.dx
+             + D * x * (1.0 - x) * ufl.inner(Mrot * ufl.grad(potential), ufl.grad(v)) * self.dx
              + scale * surface(i_flux * v))
         G = surface(i_bv / self.area) - self.I_total / (L**2 * self.area**2) * dsurf
         self.F_form = fem.form(F)

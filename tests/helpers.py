@@ -12,7 +12,8 @@ BASE_CASE: dict[str, Any] = {
     "conditions": {"initial_x": 0.9},
     "protocol": [{"type": "charge", "current": "500 mA/g", "until_time": "60 s"}],
     "numerics": {"dt_initial": "1 s", "dt_max": "10 s"},
-    "output": {"vtx": False, "vtkhdf": False, "figures": False},
+    "output": {"vtx": False, "pvd": False, "figures": False},
+    "mechanics": {"coupling": "none"},
 }
 
 

@@ -30,15 +30,22 @@ OVERRIDABLE_KEYS: tuple[str, ...] = (
     "i0_scale",  # -
     "i0_ref",  # A/m^2
     "D_H3_decades",  # decades
+    "E_ab",  # Pa
+    "E_c",  # Pa
+    "nu_ab",  # -
+    "nu_c",  # -
+    "G_c",  # Pa
+    "vegard_a",  # - (linear lattice law a/a_ref - 1 = vegard_a (x - 1))
+    "vegard_c",  # -
 )
 
-_POSITIVE = {"density", "D_ab_scale", "i0_scale", "i0_ref"}
+_POSITIVE = {"density", "D_ab_scale", "i0_scale", "i0_ref", "E_ab", "E_c", "G_c"}
 # D_c_over_D_ab = 0 is allowed: strictly 2D transport (verification of the anisotropy)
 _NONNEG = {"Ea_D", "Ea_i0", "D_H3_decades", "D_c_over_D_ab"}
 
 
 def _check_value(key, value):
-    if key == "D_ab_const" and value is None:
+    if key in ("D_ab_const", "vegard_a", "vegard_c") and value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"override {key!r} must be a number, got {value!r}")
@@ -73,7 +80,13 @@ def get_material(name: str, overrides: dict | None = None) -> Material:
             f"unknown material override key(s) {bad}; valid keys: {', '.join(OVERRIDABLE_KEYS)}"
         )
     changes = {k: _check_value(k, v) for k, v in overrides.items()}
-    return dataclasses.replace(mat, **changes)
+    new = dataclasses.replace(mat, **changes)
+    import numpy as np
+
+    if np.linalg.eigvalsh(new.stiffness_voigt()).min() <= 0.0:
+        raise ValueError("elastic constants (E_ab, E_c, nu_ab, nu_c, G_c) give a stiffness "
+                         "that is not positive definite")
+    return new
 
 
 __all__ = ["Material", "get_material", "MATERIAL_NAMES", "OVERRIDABLE_KEYS"]

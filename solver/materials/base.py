@@ -53,7 +53,14 @@ class Material:
     a_ref_A: float  # Angstrom, a at x = 1
     c_ref_A: float  # Angstrom, c at x = 1
     c_collapse_scale: float  # -, scales the H2->H3 c-collapse of the NMC811 shape
+    E_ab: float  # Pa, Young's modulus in the basal (ab) plane
+    E_c: float  # Pa, Young's modulus along c
+    nu_ab: float  # -, Poisson ratio in the basal plane (contraction in ab under ab load)
+    nu_c: float  # -, Poisson ratio ab-contraction under c-axis load (nu_ca)
+    G_c: float  # Pa, shear modulus in planes containing c (C44)
     sources: tuple = ()  # ((quantity, source text), ...) for reports
+    vegard_a: float | None = None  # -, when set: a(x)/a_ref - 1 = vegard_a (x - 1) (linear)
+    vegard_c: float | None = None  # -, when set: c(x)/c_ref - 1 = vegard_c (x - 1) (linear)
     c_max: float = field(init=False)  # mol/m^3 of Li sites = density / molar_mass
 
     def __post_init__(self):
@@ -123,13 +130,35 @@ class Material:
 
     def lattice_a(self, x, m=NUMPY):
         """a(x) [m]; a(1) = a_ref."""
+        if self.vegard_a is not None:  # linear (Vegard) law chosen by the case
+            return self.a_ref * (1.0 + self.vegard_a * (x - 1.0))
         a1 = float(self._a_shape(1.0, NUMPY))
         return (self.a_ref_A * _ANGSTROM / a1) * self._a_shape(x, m)
 
     def lattice_c(self, x, m=NUMPY):
         """c(x) [m]; c(1) = c_ref."""
+        if self.vegard_c is not None:
+            return self.c_ref * (1.0 + self.vegard_c * (x - 1.0))
         c1 = float(self._c_shape(1.0, NUMPY))
         return (self.c_ref_A * _ANGSTROM / c1) * self._c_shape(x, m)
+
+    # ------------------------------------------------------------------ elasticity
+    def stiffness_voigt(self):
+        """6x6 stiffness [Pa] in the crystal frame (c along z), Voigt order 11,22,33,23,13,12.
+
+        Transversely isotropic about c, from the engineering constants (E_ab, E_c, nu_ab,
+        nu_c, G_c) by inverting the compliance matrix.
+        """
+        import numpy as np
+
+        S = np.zeros((6, 6))
+        S[0, 0] = S[1, 1] = 1.0 / self.E_ab
+        S[0, 1] = S[1, 0] = -self.nu_ab / self.E_ab
+        S[0, 2] = S[2, 0] = S[1, 2] = S[2, 1] = -self.nu_c / self.E_c
+        S[2, 2] = 1.0 / self.E_c
+        S[3, 3] = S[4, 4] = 1.0 / self.G_c
+        S[5, 5] = 2.0 * (1.0 + self.nu_ab) / self.E_ab
+        return np.linalg.inv(S)
 
     @property
     def a_ref(self) -> float:

@@ -110,6 +110,22 @@ ALPHA_CHEN2020 = 0.5  # -, symmetric Butler-Volmer as in Chen2020 / PyBaMM
 
 
 # ------------------------------------------------------------------------------------------
+# Elasticity: transversely isotropic about c (hexagonal; the small C14 of R-3m is neglected).
+# The DFT C_ij tables of Liu et al., PRX Energy 3, 013012 (2024) could not be retrieved here,
+# so the tensor is built from engineering constants (UNCERTAIN, replace when available):
+#   E_ab, E_c: DFT Young's moduli of NMC811 in-plane / along c, Min & Cho, PCCP 20, 9045
+#     (2018), as quoted by Sedlatschek et al., J. Power Sources 681, 240276 (2026);
+#   nu = 0.32: value assumed for NMC by Lim et al., Extreme Mech. Lett. 22, 98 (2018);
+#   G_c (shear in planes containing c): no data; isotropic relation E_c / (2 (1 + nu)).
+# Nanoindentation of NMC811 gives E = 230 GPa (Sharma et al., Extreme Mech. Lett. 58, 101920
+# (2023)), between E_c and E_ab, as a consistency check.
+# ------------------------------------------------------------------------------------------
+E_AB_NMC811 = 249e9  # Pa, in-plane Young's modulus, DFT (Min & Cho 2018, via Sedlatschek 2026)
+E_C_NMC811 = 210e9  # Pa, c-axis Young's modulus, DFT (Min & Cho 2018, via Sedlatschek 2026)
+NU_NMC = 0.32  # -, Poisson ratio assumed for NMC (Lim et al. 2018)
+G_C_NMC811 = E_C_NMC811 / (2.0 * (1.0 + NU_NMC))  # Pa, 79.5 GPa (derived, assumption)
+
+# ------------------------------------------------------------------------------------------
 # Composition, molar mass, capacity, density
 # ------------------------------------------------------------------------------------------
 def molar_mass(comp: dict) -> float:
@@ -164,6 +180,9 @@ def _make(name: str) -> Material:
         ("D_ab", _SRC_D + ("" if name == "NMC811" else " (PROXY shape and scale)")),
         ("D_c/D_ab", "1e-3 assumption (c-axis blocked; Kang & Ceder 2006)"),
         ("i0", _SRC_I0 + ("" if name == "NMC811" else " (PROXY)")),
+        ("elasticity", "E_ab 249 GPa, E_c 210 GPa DFT NMC811 (Min & Cho 2018), nu 0.32 "
+         "(Lim 2018), G_c isotropic relation (UNCERTAIN" + (")" if name == "NMC811"
+                                                          else "; PROXY: NMC811)")),
         (
             "lattice",
             _SRC_LAT
@@ -202,6 +221,11 @@ def _make(name: str) -> Material:
         a_ref_A=a_ref,
         c_ref_A=c_ref,
         c_collapse_scale=collapse,
+        E_ab=E_AB_NMC811,
+        E_c=E_C_NMC811,
+        nu_ab=NU_NMC,
+        nu_c=NU_NMC,
+        G_c=G_C_NMC811,
         sources=tuple(src),
     )
 

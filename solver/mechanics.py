@@ -1,0 +1,263 @@
+"""Anisotropic small-strain elasticity of the particle with chemical and residual eigenstrain.
+
+    div sigma = 0 in the particle, sigma n = 0 on its surface (free particle),
+    sigma = C_g : (eps(u) - eps_ch(x) - eps_res),
+    eps_ch(x) = R diag(a(x)/a_ref - 1, a(x)/a_ref - 1, c(x)/c_ref - 1) R^T.
+
+C_g is the material's crystal-frame stiffness (transversely isotropic about c) applied in
+the crystal frame: the sample strain is rotated into the crystal frame (R^T eps R), the
+6x6 Voigt stiffness acts there and the stress is rotated back (R s R^T), with R the DG0
+orientation field shared with the diffusion problem.  Inside the solve stresses are in GPa
+and lengths in um (solver/scaling.py); every reported number is SI.
+
+The operator does not depend on x (composition-independent stiffness), so it is assembled
+and its preconditioner (CG + GAMG with the six rigid-body modes as near-nullspace) set up
+once; each solve only assembles the right-hand side.  The free particle's rigid-body modes
+are the operator's nullspace: they are removed from the right-hand side (which is
+self-equilibrated, so this only removes round-off) and from the solution, so the
+displacement has zero mean translation and rotation and is rank-count independent.
+
+The two-way coupling enters the Li flux through the dimensionless stress potential
+``s = sigma : Omega / (c_max R T)``, ``Omega = d eps_ch / dx``, L2-projected onto the Li
+space: J = -c_max D x (1 - x) M grad(w - s), i.e. Li moves up the gradient of sigma : Omega
+(towards tension when the lattice expands with Li).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from dolfinx import fem, la
+from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from solver.mathns import ufl_namespace
+from solver.scaling import GAS_CONSTANT, LENGTH_UNIT
+
+GPA = 1e9  # Pa per stress unit inside the forms
+
+DEFAULT_PETSC = {
+    "iterative": {"ksp_type": "cg", "ksp_rtol": 1e-10, "ksp_atol": 1e-30, "ksp_max_it": 1000,
+                  "pc_type": "gamg", "pc_gamg_type": "agg", "pc_gamg_agg_nsmooths": 1,
+                  "pc_gamg_threshold": 0.01, "pc_gamg_coarse_eq_limit": 1000,
+                  "mg_levels_ksp_type": "chebyshev", "mg_levels_pc_type": "jacobi",
+                  "mg_levels_ksp_chebyshev_esteig_steps": 10},
+    "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
+}
+
+
+def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
+    """Orthonormal basis of the six rigid-body modes of a 3D vector Lagrange space."""
+    bs = V.dofmap.index_map_bs
+    n_owned = V.dofmap.index_map.size_local
+    basis = [la.vector(V.dofmap.index_map, bs=bs, dtype=PETSc.ScalarType) for _ in range(6)]
+    b = [v.array for v in basis]
+    dofs = [V.sub(i).dofmap.list.flatten() for i in range(3)]
+    for i in range(3):
+        b[i][dofs[i]] = 1.0
+    x = V.tabulate_dof_coordinates()
+    blocks = V.dofmap.list.flatten()
+    x0, x1, x2 = x[blocks, 0], x[blocks, 1], x[blocks, 2]
+    b[3][dofs[0]], b[3][dofs[1]] = -x1, x0
+    b[4][dofs[0]], b[4][dofs[2]] = x2, -x0
+    b[5][dofs[2]], b[5][dofs[1]] = x1, -x2
+    la.orthonormalize(basis)
+    vecs = [PETSc.Vec().createWithArray(a[: bs * n_owned], bsize=bs, comm=V.mesh.comm)
+            for a in b]
+    return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm)
+
+
+def voigt_stress(C, e):
+    """Stress tensor from the 6x6 Voigt stiffness C (numbers) and a strain tensor e (UFL)."""
+    ev = [e[0, 0], e[1, 1], e[2, 2], 2 * e[1, 2], 2 * e[0, 2], 2 * e[0, 1]]
+    s = [sum(float(C[i, j]) * ev[j] for j in range(6) if C[i, j] != 0.0) for i in range(6)]
+    return ufl.as_matrix([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
+
+
+def local_stress_potential(material, x, T):
+    """Stress potential of a fully constrained point, -Omega:C:eps_ch/(c_max R T) (UFL).
+
+    Rotation-invariant (both tensors are diagonal in the crystal frame), so no orientation
+    enters.  In a free sphere with isotropic expansion the true potential is exactly
+    ``beta`` times this up to a spatial constant, beta = 2(1-2 nu)/(3(1-nu)); the two-way
+    coupling treats that part implicitly (solver/coupling.py).
+    """
+    m = ufl_namespace()
+    xv = ufl.variable(x)
+    ea = material.lattice_a(xv, m) / material.a_ref - 1.0
+    ec = material.lattice_c(xv, m) / material.c_ref - 1.0
+    eps = [ea, ea, ec]
+    om = [ufl.diff(ea, xv), ufl.diff(ea, xv), ufl.diff(ec, xv)]
+    C = material.stiffness_voigt()
+    energy = sum(float(C[i, j]) * om[i] * eps[j] for i in range(3) for j in range(3))
+    return -energy / (material.c_max * GAS_CONSTANT * T)
+
+
+def implicit_fraction(material) -> float:
+    """beta = 2(1 - 2 nu)/(3(1 - nu)) with the basal-plane Poisson ratio (see above)."""
+    nu = material.nu_ab
+    return 2.0 * (1.0 - 2.0 * nu) / (3.0 * (1.0 - nu))
+
+
+class Elasticity:
+    """Quasi-static elasticity of the particle driven by the Li field of ``transport``."""
+
+    def __init__(self, transport, *, degree: int = 1, quadrature_degree: int = 2,
+                 linear_solver: str = "iterative", petsc_options: dict | None = None):
+        tr = self.tr = transport
+        mesh = tr.mesh
+        self.comm: MPI.Comm = mesh.comm
+        mat = self.material = tr.material
+        m = ufl_namespace()
+        self.U = fem.functionspace(mesh, ("Lagrange", degree, (3,)))
+        self.u = fem.Function(self.U, name="u")  # um
+        self.u_old = fem.Function(self.U)
+        T0 = fem.functionspace(mesh, ("DG", 0, (3, 3)))
+        self.eps_res = fem.Function(T0, name="eps_res")  # sample frame, symmetric
+        dx = tr.dx
+        R = tr.rotation
+        C = mat.stiffness_voigt() / GPA
+
+        xv = ufl.variable(tr.x_expr)
+        ea = mat.lattice_a(xv, m) / mat.a_ref - 1.0
+        ec = mat.lattice_c(xv, m) / mat.c_ref - 1.0
+        eps_ch_c = ufl.as_matrix([[ea, 0, 0], [0, ea, 0], [0, 0, ec]])
+        omega_c = ufl.as_matrix([[ufl.diff(ea, xv), 0, 0], [0, ufl.diff(ea, xv), 0],
+                                 [0, 0, ufl.diff(ec, xv)]])
+
+        def stress(eps_sample):
+            return R * voigt_stress(C, R.T * eps_sample * R) * R.T  # GPa
+
+        eps_u = ufl.sym(ufl.grad(self.u))
+        self.eps_ch = R * eps_ch_c * R.T
+        self.eps_el = eps_u - self.eps_ch - self.eps_res
+        self.sigma = stress(self.eps_el)  # GPa
+        self.sigma_c = R.T * self.sigma * R  # crystal frame, GPa
+        # stress potential s = sigma : Omega / (c_max R T), dimensionless
+        self.s_expr = GPA * ufl.inner(self.sigma_c, omega_c) / (mat.c_max * GAS_CONSTANT * tr.T)
+        c_rel = mat.lattice_c(tr.x_expr, m) / mat.c_ref
+        eps_el_c = R.T * self.eps_el * R
+        self.strain_003 = c_rel * (1.0 + eps_el_c[2, 2]) - 1.0
+        dev = self.sigma - ufl.tr(self.sigma) / 3.0 * ufl.Identity(3)
+        self.von_mises = ufl.sqrt(1.5 * ufl.inner(dev, dev))  # GPa
+        self.hydrostatic = ufl.tr(self.sigma) / 3.0  # GPa
+        self.energy_density = 0.5 * ufl.inner(self.sigma, self.eps_el)  # GPa = GJ/m^3
+
+        du, v = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
+        a = ufl.inner(stress(ufl.sym(ufl.grad(du))), ufl.sym(ufl.grad(v))) * dx
+        L = ufl.inner(stress(self.eps_ch + self.eps_res), ufl.sym(ufl.grad(v))) * dx
+        self.a_form, self.L_form = fem.form(a), fem.form(L)
+        self.K = fem_petsc.assemble_matrix(self.a_form)
+        self.K.assemble()
+        self.nullspace = rigid_body_modes(self.U)
+        self.K.setNullSpace(self.nullspace)
+        self.K.setNearNullSpace(self.nullspace)
+        self.K.setOption(PETSc.Mat.Option.SPD, True)
+        self.b = fem_petsc.create_vector(self.U)
+        self.ksp = PETSc.KSP().create(self.comm)
+        self.ksp.setOperators(self.K)
+        prefix = "elasticity_"
+        self.ksp.setOptionsPrefix(prefix)
+        options = {**DEFAULT_PETSC[linear_solver], **(petsc_options or {})}
+        opts = PETSc.Options()
+        for k, val in options.items():
+            opts[prefix + k] = val
+        self.ksp.setFromOptions()
+        self._petsc_keys = [prefix + k for k in options]
+        self.ksp_iterations = 0
+        self.setup_done = False
+
+        # L2 projection of the stress potential onto the Li space (mass matrix once)
+        W = tr.V_space
+        p, q = ufl.TrialFunction(W), ufl.TestFunction(W)
+        self.Mmass = fem_petsc.assemble_matrix(fem.form(p * q * dx))
+        self.Mmass.assemble()
+        self.s_rhs_form = fem.form(self.s_expr * q * dx)
+        self.s_rhs = fem_petsc.create_vector(W)
+        self.s_new = fem.Function(W)
+        self.proj = PETSc.KSP().create(self.comm)
+        self.proj.setOperators(self.Mmass)
+        self.proj.setType("cg")
+        self.proj.getPC().setType("jacobi")
+        self.proj.setTolerances(rtol=1e-12, atol=1e-30, max_it=500)
+
+        # cell-midpoint (DG0) samples for statistics
+        Q0 = fem.functionspace(mesh, ("DG", 0))
+        pts = Q0.element.interpolation_points
+        self._q0 = Q0
+        self._vm = fem.Function(Q0)
+        self._hyd = fem.Function(Q0)
+        self._vm_expr = fem.Expression(self.von_mises, pts)
+        self._hyd_expr = fem.Expression(self.hydrostatic, pts)
+        self._s003_form = fem.form(self.strain_003 * dx)
+        self._s003_mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        self._s003_var_form = fem.form((self.strain_003 - self._s003_mean) ** 2 * dx)
+        self._energy_form = fem.form(self.energy_density * dx)
+
+    # ------------------------------------------------------------------ solves
+    def solve(self) -> int:
+        """Solve for u with the current Li field; return the Krylov iterations."""
+        with self.b.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(self.b, self.L_form)
+        self.b.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+        self.nullspace.remove(self.b)
+        self.ksp.solve(self.b, self.u.x.petsc_vec)
+        reason = self.ksp.getConvergedReason()
+        if reason < 0:
+            raise RuntimeError(f"elasticity solve failed (KSP reason {reason})")
+        self.nullspace.remove(self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+        self.setup_done = True
+        its = self.ksp.getIterationNumber()
+        self.ksp_iterations += its
+        return its
+
+    def update_potential(self, s: fem.Function) -> float:
+        """Project sigma:Omega/(c_max R T) into ``s``; return max |change| (all ranks)."""
+        with self.s_rhs.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(self.s_rhs, self.s_rhs_form)
+        self.s_rhs.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+        self.proj.solve(self.s_rhs, self.s_new.x.petsc_vec)
+        self.s_new.x.scatter_forward()
+        n = s.function_space.dofmap.index_map.size_local
+        change = float(np.abs(self.s_new.x.array[:n] - s.x.array[:n]).max()) if n else 0.0
+        s.x.array[:] = self.s_new.x.array
+        return self.comm.allreduce(change, op=MPI.MAX)
+
+    def accept(self) -> None:
+        self.u_old.x.array[:] = self.u.x.array
+
+    def reject(self) -> None:
+        self.u.x.array[:] = self.u_old.x.array
+
+    # ------------------------------------------------------------------ diagnostics
+    def diagnostics(self) -> dict[str, float]:
+        """Stress and strain statistics of the current state (SI)."""
+        tr, comm = self.tr, self.comm
+        self._vm.interpolate(self._vm_expr)
+        self._hyd.interpolate(self._hyd_expr)
+        n = self._q0.dofmap.index_map.size_local
+        vm, hyd = self._vm.x.array[:n], self._hyd.x.array[:n]
+        s003 = tr.scalar(self._s003_form) / tr.volume
+        self._s003_mean.value = s003
+        s003_var = tr.scalar(self._s003_var_form) / tr.volume
+        return {
+            "strain_003_mean": s003,
+            "strain_003_std": float(np.sqrt(max(s003_var, 0.0))),
+            "vm_stress_max_Pa": comm.allreduce(float(vm.max()) if n else 0.0, op=MPI.MAX) * GPA,
+            "hydrostatic_stress_min_Pa": comm.allreduce(float(hyd.min()) if n else 0.0,
+                                                        op=MPI.MIN) * GPA,
+            "hydrostatic_stress_max_Pa": comm.allreduce(float(hyd.max()) if n else 0.0,
+                                                        op=MPI.MAX) * GPA,
+            "elastic_energy_J": tr.scalar(self._energy_form) * GPA * LENGTH_UNIT**3,
+        }
+
+    def destroy(self) -> None:
+        opts = PETSc.Options()
+        for k in self._petsc_keys:
+            opts.delValue(k)
+        for obj in (self.ksp, self.proj, self.K, self.Mmass, self.b, self.s_rhs):
+            obj.destroy()
