@@ -88,16 +88,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _prepare(args: argparse.Namespace, default_output: str | None, logname: str):
+    """Validate, check and create the output folder (rank 0), set up logging.
+
+    Returns (case, comm, outdir), or an exit status for bad input; no folder is created
+    and no mesh built before the case and the folder check passed.
+    """
     try:
         case = load_case(args.case, args.set)
     except CaseError as exc:
         return _fail_input(str(exc))
-    if args.max_steps is not None and args.max_steps < 0:
+    if getattr(args, "max_steps", None) is not None and args.max_steps < 0:
         return _fail_input("--max-steps: expected a non-negative integer")
     MPI = _import_mpi()
     comm = MPI.COMM_WORLD
-    outdir = Path(args.output or case["run"]["output"])
+    outdir = Path(args.output or default_output or case["run"]["output"])
     from solver import output as out
 
     problem = out.check_output_dir(outdir, args.force) if comm.rank == 0 else None
@@ -106,9 +111,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail_input(problem)
     if comm.rank == 0:
         out.create_output_dir(outdir, args.force)
-        out.write_resolved_case(outdir, case.resolved)
     comm.barrier()
-    _setup_logging(comm, outdir / "run.log" if comm.rank == 0 else None, args.verbose)
+    _setup_logging(comm, outdir / logname if comm.rank == 0 else None, args.verbose)
+    return case, comm, outdir
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    prepared = _prepare(args, None, "run.log")
+    if isinstance(prepared, int):
+        return prepared
+    case, comm, outdir = prepared
+    from solver import output as out
+
+    if comm.rank == 0:
+        out.write_resolved_case(outdir, case.resolved)
     log = logging.getLogger("chemomech")
     log.info("chemomech %s: %s -> %s on %d rank(s)", _version(), args.case, outdir, comm.size)
 
@@ -151,23 +167,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_mesh(args: argparse.Namespace) -> int:
     try:
-        case = load_case(args.case, args.set)
+        default = load_case(args.case, args.set)["run"]["output"] + ".mesh"
     except CaseError as exc:
         return _fail_input(str(exc))
-    MPI = _import_mpi()
-    comm = MPI.COMM_WORLD
-    outdir = Path(args.output or (case["run"]["output"] + ".mesh"))
-    from solver import output as out
-
-    problem = out.check_output_dir(outdir, args.force) if comm.rank == 0 else None
-    problem = comm.bcast(problem, root=0)
-    if problem:
-        return _fail_input(problem)
-    if comm.rank == 0:
-        out.create_output_dir(outdir, args.force)
-    comm.barrier()
-    _setup_logging(comm, outdir / "mesh.log" if comm.rank == 0 else None, args.verbose)
+    prepared = _prepare(args, default, "mesh.log")
+    if isinstance(prepared, int):
+        return prepared
+    case, comm, outdir = prepared
     from meshes.quality import mesh_report
+    from solver import output as out
     from solver.simulation import build_mesh
 
     pm = build_mesh(case, comm)

@@ -20,6 +20,19 @@ MARKER_X_END = 1.0 - 242.40 / MARKER_CAPACITY  # Li fraction at the end of Maerk
 
 
 # ------------------------------------------------------------------------------ OCV
+
+def _multistart(residual, starts, lo, hi):
+    """Bounded least squares from every start; the best result."""
+    from scipy.optimize import least_squares
+
+    best = None
+    for p0 in starts:
+        p0 = np.clip(p0, lo + 1e-10, hi - 1e-10)
+        r = least_squares(residual, p0, bounds=(lo, hi), x_scale="jac", max_nfev=20000)
+        if best is None or r.cost < best.cost:
+            best = r
+    return best
+
 def _ocv_bounds(K, J):
     lo = [2.0, 0.0, 1e-3, 1e-3] + [0.0, 0.0, 0.005] * K + [0.0, -14.0, 0.05] * J
     hi = [6.0, 5.0, 20.0, 20.0] + [3.0, 1.0, 0.5] * K + [3.0, 14.0, 10.0] * J
@@ -32,7 +45,6 @@ def _flat_ocv(base, xterms, zterms):
 
 def fit_ocv(x, U, K, J, w=None, seeds=12, start=None, seed=0):
     """Bounded least squares of the OCV form (monotone by construction)."""
-    from scipy.optimize import least_squares
 
     w = np.ones_like(x) if w is None else w
     lo, hi = _ocv_bounds(K, J)
@@ -47,18 +59,8 @@ def fit_ocv(x, U, K, J, w=None, seeds=12, start=None, seed=0):
         for _j in range(J):
             p0 += [rng.uniform(0.05, 0.5), rng.uniform(-8, 8), rng.uniform(0.5, 3)]
         starts.append(np.array(p0))
-    best = None
-    for p0 in starts:
-        p0 = np.clip(p0, lo + 1e-10, hi - 1e-10)
-        r = least_squares(
-            lambda p: w * (ocv_eval(*unpack_ocv(p, K, J), x, NUMPY) - U),
-            p0,
-            bounds=(lo, hi),
-            x_scale="jac",
-            max_nfev=20000,
-        )
-        if best is None or r.cost < best.cost:
-            best = r
+    best = _multistart(lambda p: w * (ocv_eval(*unpack_ocv(p, K, J), x, NUMPY) - U),
+                       starts, lo, hi)
     return unpack_ocv(best.x, K, J), float(best.cost)
 
 
@@ -90,7 +92,6 @@ def fit_lattice(
     collapse sigmoids carry the whole H2->H3 collapse, which is what gets rescaled for
     NC91/NM91; 3 for a).
     """
-    from scipy.optimize import least_squares
 
     eps = 1e-9
     plo = [0.0] + [-b1] + [-(50.0 if poly_deg >= d else eps) for d in (2, 3)]
@@ -112,18 +113,8 @@ def fit_lattice(
         for _j in range(J):
             p0 += [rng.uniform(0.1, 0.6), rng.uniform(*xc), rng.uniform(0.01, 0.08)]
         starts.append(np.array(p0))
-    best = None
-    for p0 in starts:
-        p0 = np.clip(p0, lo + 1e-10, hi - 1e-10)
-        r = least_squares(
-            lambda p: lattice_eval(*_lat_unpack(p, K, J), x, NUMPY) - y,
-            p0,
-            bounds=(lo, hi),
-            x_scale="jac",
-            max_nfev=20000,
-        )
-        if best is None or r.cost < best.cost:
-            best = r
+    best = _multistart(lambda p: lattice_eval(*_lat_unpack(p, K, J), x, NUMPY) - y,
+                       starts, lo, hi)
     return _lat_unpack(best.x, K, J), float(best.cost)
 
 
