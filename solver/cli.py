@@ -216,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(v)
     v.set_defaults(func=cmd_validate)
 
+    sub.add_parser("bench", help="measure the coupled step against one elasticity solve and "
+                   "MUMPS on several mesh sizes and rank counts (see chemomech bench --help)")
     m = sub.add_parser("mesh", help="build and write the mesh only, with a quality report")
     common(m)
     m.add_argument("--output", help="output folder (default: <run.output>.mesh)")
@@ -226,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own parser (solver/bench.py)
+        from solver.bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

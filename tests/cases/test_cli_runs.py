@@ -116,3 +116,17 @@ def test_mesh_command_and_version(tmp_path):
     assert (out / "mesh.pvd").exists() and not (out / "INCOMPLETE").exists()
     ver = _run([*CHEMOMECH, "--version"])
     assert ver.returncode == 0 and ver.stdout.startswith("chemomech ")
+
+
+def test_bench_smoke_writes_required_fields(tmp_path):
+    """The benchmark machinery runs end to end (tiny size; the figures are not judged)."""
+    res = _run([*CHEMOMECH, "bench", "--sizes", "0.5", "--ranks", "1", "2", "--steps", "1",
+                "--output", str(tmp_path)])
+    assert res.returncode == 0, res.stdout + res.stderr
+    data = json.loads((tmp_path / "bench.json").read_text())
+    needed = {"unknowns", "ranks", "step_s", "newton_its", "ksp_its_per_newton",
+              "elasticity_solve_s", "ratio_step_over_elasticity", "mumps_step_s",
+              "speedup_vs_mumps", "peak_mem_bytes_per_unknown"}
+    serial = [r for r in data["records"] if r["ranks"] == 1]
+    assert serial and needed <= set(serial[0])
+    assert 0 < data["parallel_efficiency_1to2"] < 2

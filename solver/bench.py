@@ -1,0 +1,193 @@
+"""``chemomech bench``: measured cost of the coupled chemo-mechanical step.
+
+The driver launches one worker per (mesh size, rank count) through the environment's
+``mpiexec`` (so every measurement has a fresh process and its own peak memory), collects
+their JSON records and prints a table; ``bench.json`` holds every record and the
+parallel efficiency from 1 to 2 ranks on the largest size.  Nothing here is a test: the
+numbers are measurements to report, not assertions.
+
+Per worker (single-crystal NM91 sphere, radius 2 um, uniform mesh size h, default
+solvers, one-way coupling as in the default case):
+* ``elasticity_solve_s``: one linear elasticity solve, CG + GAMG with rigid-body
+  near-nullspace, preconditioner set-up included (a fresh operator);
+* ``step_s``: mean wall time of a coupled time step (Li Newton + elasticity) over
+  ``--steps`` steps at 200 mA/g, after a first step that is not timed;
+* ``mumps_step_s``: the same step with MUMPS LU for both blocks, the elasticity factorised
+  once per step and the Li matrix once per Newton iteration (a monolithic direct Newton
+  would factorise the whole coupled matrix every iteration: this is a lower bound of its
+  cost), when unknowns <= ``--mumps-max``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _worker(h_um: float, steps: int, direct: bool, out: Path) -> None:
+    try:
+        import dolfinx_solver  # noqa: F401
+    except ImportError:
+        pass
+    from mpi4py import MPI
+
+    from meshes import build_particle_mesh
+    from solver.materials import get_material
+    from solver.mechanics import Elasticity
+    from solver.transport import LiTransport
+
+    comm = MPI.COMM_WORLD
+    t0 = time.perf_counter()
+    pm = build_particle_mesh(comm, [2e-6] * 3, h_um * 1e-6, h_um * 1e-6, 0.5e-6)
+    mesh_s = time.perf_counter() - t0
+    mat = get_material("NM91")
+    kind = "direct" if direct else "iterative"
+    tr = LiTransport(pm, mat, np.eye(3), linear_solver=kind)
+    t0 = time.perf_counter()
+    mech = Elasticity(tr, linear_solver=kind)
+    assemble_s = time.perf_counter() - t0
+    tr.set_uniform(0.9)
+    t0 = time.perf_counter()
+    mech.solve()  # first solve: preconditioner (or factorisation) set-up included
+    elasticity_s = time.perf_counter() - t0
+    el_its = mech.ksp.getIterationNumber()
+    current = 200.0 * mat.density * tr.volume_m3  # A, 200 mA/g
+    newton = ksp = 0
+    times = []
+    for k in range(steps + 1):
+        comm.barrier()
+        t0 = time.perf_counter()
+        tr.set_state({"dt": 30.0, "current": current, "temperature": mat.T_ref})
+        res = tr.solve()
+        if not res.converged:
+            raise RuntimeError(f"bench step failed: {res.reason}")
+        if direct:
+            # a direct solve of the coupled step factorises its operator every step (a
+            # monolithic Newton even every iteration): do not reuse the factorisation
+            mech.ksp.getPC().reset()
+            mech.ksp.setOperators(mech.K)
+        mech.solve()
+        tr.accept()
+        mech.accept()
+        comm.barrier()
+        if k > 0:
+            times.append(time.perf_counter() - t0)
+            newton += res.iterations
+            ksp += res.ksp_iterations
+    unknowns = tr.V_space.dofmap.index_map.size_global + 3 * mech.U.dofmap.index_map.size_global
+    peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                          op=MPI.SUM)
+    record = {
+        "h_um": h_um, "ranks": comm.size, "solver": kind, "unknowns": int(unknowns),
+        "cells": pm.mesh.topology.index_map(3).size_global, "mesh_s": mesh_s,
+        "elasticity_assemble_s": assemble_s, "elasticity_solve_s": elasticity_s,
+        "elasticity_ksp_its_first": el_its, "step_s": float(np.mean(times)),
+        "newton_its": newton / steps, "ksp_its_per_newton": ksp / max(newton, 1),
+        "peak_mem_bytes": peak, "peak_mem_bytes_per_unknown": peak / unknowns,
+    }
+    if comm.rank == 0:
+        out.write_text(json.dumps(record) + "\n")
+    mech.destroy()
+    tr.destroy()
+
+
+def _mpiexec() -> str:
+    here = Path(sys.executable).parent
+    for name in ("mpiexec", "mpirun"):
+        if (here / name).exists():
+            return str(here / name)
+    found = shutil.which("mpiexec") or shutil.which("mpirun")
+    if not found:
+        raise SystemExit("error: bench needs mpiexec (none found)")
+    return found
+
+
+def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path) -> dict | None:
+    tag = f"h{h:g}_n{ranks}_{'mumps' if direct else 'default'}"
+    out = outdir / f"{tag}.json"
+    cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "solver.bench", "--worker",
+           "--h", str(h), "--steps", str(steps), "--json", str(out)] + (
+        ["--direct"] if direct else [])
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    (outdir / f"{tag}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not out.exists():
+        print(f"  {tag}: failed (exit {proc.returncode}); see {outdir / (tag + '.log')}",
+              flush=True)
+        return None
+    rec = json.loads(out.read_text())
+    rec["wall_s"] = time.perf_counter() - t0
+    return rec
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="chemomech bench", description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=float, nargs="+", default=[0.3, 0.18, 0.11, 0.085, 0.064],
+                   help="mesh sizes in um (default: 0.3 0.18 0.11 0.085 0.064; the last gives "
+                   "~5e5 unknowns)")
+    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--mumps-max", type=float, default=3e5,
+                   help="run the MUMPS comparison up to this many unknowns")
+    p.add_argument("--output", default="results/bench")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--h", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        _worker(args.h, args.steps, args.direct, Path(args.json))
+        return 0
+    outdir = Path(args.output)
+    outdir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for h in sorted(args.sizes, reverse=True):
+        for n in args.ranks:
+            rec = _launch(h, n, args.steps, False, outdir)
+            if rec is None:
+                continue
+            if n == 1 and rec["unknowns"] <= args.mumps_max:
+                mumps = _launch(h, 1, args.steps, True, outdir)
+                if mumps is not None:
+                    rec["mumps_step_s"] = mumps["step_s"]
+                    rec["speedup_vs_mumps"] = mumps["step_s"] / rec["step_s"]
+            rec["ratio_step_over_elasticity"] = rec["step_s"] / rec["elasticity_solve_s"]
+            records.append(rec)
+            print(f"h={h:<6g} ranks={n} unknowns={rec['unknowns']:>8d} "
+                  f"step={rec['step_s']:7.3f}s elasticity={rec['elasticity_solve_s']:7.3f}s "
+                  f"ratio={rec['ratio_step_over_elasticity']:5.2f} "
+                  f"ksp/newton={rec['ksp_its_per_newton']:5.1f} "
+                  f"mem={rec['peak_mem_bytes_per_unknown']:7.0f}B/unk mesh={rec['mesh_s']:.1f}s"
+                  + (f" mumps={rec['mumps_step_s']:.2f}s x{rec['speedup_vs_mumps']:.1f}"
+                     if "mumps_step_s" in rec else ""), flush=True)
+    summary: dict = {"records": records}
+    largest = max((r["unknowns"] for r in records), default=0)
+    one = [r for r in records if r["unknowns"] == largest and r["ranks"] == 1]
+    two = [r for r in records if r["unknowns"] == largest and r["ranks"] == 2]
+    if one and two:
+        summary["parallel_efficiency_1to2"] = one[0]["step_s"] / (2 * two[0]["step_s"])
+        print(f"parallel efficiency 1 -> 2 ranks at {largest} unknowns: "
+              f"{summary['parallel_efficiency_1to2']:.2f}")
+    serial = sorted((r for r in records if r["ranks"] == 1), key=lambda r: r["unknowns"])
+    if len(serial) >= 2:
+        summary["ksp_growth_coarse_to_fine"] = (serial[-1]["ksp_its_per_newton"]
+                                                / max(serial[0]["ksp_its_per_newton"], 1e-9))
+        print(f"Krylov iterations per Newton step, finest / coarsest: "
+              f"{summary['ksp_growth_coarse_to_fine']:.2f}")
+    (outdir / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {outdir / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())
