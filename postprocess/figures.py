@@ -58,7 +58,7 @@ def _section_times(outdir: Path, available: list[float]) -> list[float]:
     return chosen
 
 
-def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path:
+def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path | None:
     """Mid-plane (z = 0) sections of ``field`` at the end of every protocol step.
 
     One colour scale per panel, because the point is the contrast inside the particle
@@ -69,6 +69,9 @@ def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path:
     pv.OFF_SCREEN = True
     reader = pv.get_reader(str(outdir / "vtk" / "fields.pvd"))
     times = _section_times(outdir, list(reader.time_values))
+    reader.set_active_time_value(times[0])
+    if field not in reader.read().combine().point_data:
+        return None
     fig, axes = plt.subplots(1, len(times), figsize=(4.2 * len(times), 3.8),
                              constrained_layout=True, squeeze=False)
     for ax, t in zip(axes[0], times, strict=False):
@@ -83,7 +86,8 @@ def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path:
         ax.set_title(f"t = {t / 60:.1f} min", fontsize=10)
         ax.set_xlabel("x [µm]")
         ax.set_ylabel("y [µm]")
-        fig.colorbar(im, ax=ax, shrink=0.85, label=f"{field} (z = 0 section)")
+        label = {"x": "Li fraction x", "hydrostatic": "hydrostatic stress [Pa]"}.get(field, field)
+        fig.colorbar(im, ax=ax, shrink=0.85, label=f"{label} (z = 0)")
     path = figdir / f"section_{field}.png"
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -97,7 +101,10 @@ def run_figures(outdir: str | Path) -> list[Path]:
     figdir.mkdir(exist_ok=True)
     paths = [voltage_figure(outdir, figdir)]
     if (outdir / "vtk" / "fields.pvd").exists():
-        paths.append(section_figure(outdir, figdir))
+        for field in ("x", "hydrostatic"):  # hydrostatic stress only when mechanics ran
+            path = section_figure(outdir, figdir, field)
+            if path is not None:
+                paths.append(path)
     return paths
 
 
