@@ -243,8 +243,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                 step += 1
                 step_q += current * dt_try
                 charge += current * dt_try
-                rate = tr.diagnostics()["li_out_rate_mol_s"]
-                li_out += rate * dt_try
+                li_out += tr.li_out_rate() * dt_try
                 last_slope = (V_new - V_old) / dt_try
                 row = record(ps_index, ps.kind, ps.temperature, dt_try, current, step_q, res)
                 if ps.until_time is not None and step_t >= ps.until_time * (1 - 1e-12):

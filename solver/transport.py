@@ -309,9 +309,13 @@ class LiTransport:
             "x_mean": x_mean, "x_min": x_min, "x_max": x_max, "x_std": np.sqrt(x_var),
             "x_surface_mean": xs, "x_surface_std": np.sqrt(xs_var),
             "li_total_mol": li * LENGTH_UNIT**3 * self.material.c_max,
-            "li_out_rate_mol_s": self.scalar(self.flux_form) * LENGTH_UNIT**2 / FARADAY,
+            "li_out_rate_mol_s": self.li_out_rate(),
             "eta_surface_mean_V": self.scalar(self.eta_form) / self.area,
         }
+
+    def li_out_rate(self) -> float:
+        """Li leaving through the surface at the current state [mol/s]."""
+        return self.scalar(self.flux_form) * LENGTH_UNIT**2 / FARADAY
 
     def x_function(self, target: fem.Function) -> None:
         """Interpolate x = 1/(1+exp(-w)) into ``target`` (same space as w)."""
