@@ -131,12 +131,12 @@ def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="chemomech bench", description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", type=float, nargs="+", default=[0.3, 0.18, 0.11, 0.085, 0.064],
-                   help="mesh sizes in um (default: 0.3 0.18 0.11 0.085 0.064; the last gives "
+    p.add_argument("--sizes", type=float, nargs="+", default=[0.3, 0.18, 0.11, 0.075, 0.056],
+                   help="mesh sizes in um (default: 0.3 0.18 0.11 0.075 0.056; the last gives "
                    "~5e5 unknowns)")
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--mumps-max", type=float, default=3e5,
+    p.add_argument("--mumps-max", type=float, default=2.6e5,
                    help="run the MUMPS comparison up to this many unknowns")
     p.add_argument("--output", default="results/bench")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
