@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                    "~5e5 unknowns)")
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--mumps-max", type=float, default=2.6e5,
+    p.add_argument("--mumps-max", type=float, default=2.6e5,  # unknowns (solver setting)
                    help="run the MUMPS comparison up to this many unknowns")
     p.add_argument("--output", default="results/bench")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

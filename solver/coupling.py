@@ -42,7 +42,8 @@ class StepResult(NewtonResult):
 class CoupledSolver:
     """Advance Li (and, if present, the elastic state) by one time step."""
 
-    def __init__(self, transport, mechanics=None, coupling: str = "none", tol: float = 1e-6,
+    def __init__(self, transport, mechanics=None, coupling: str = "none",
+                 tol: float = 1e-6,  # RT units of sigma:Omega/(c_max RT); numerical setting
                  max_it: int = 50):
         if coupling != "none" and mechanics is None:
             raise ValueError("coupling needs a mechanics object")

@@ -180,6 +180,7 @@ class Elasticity:
         self.proj.setOperators(self.Mmass)
         self.proj.setType("cg")
         self.proj.getPC().setType("jacobi")
+        # numerical settings: mass-matrix CG converges in ~30 iterations
         self.proj.setTolerances(rtol=1e-12, atol=1e-30, max_it=500)
 
         # cell-midpoint (DG0) samples for statistics

@@ -10,6 +10,13 @@ from solver.config import validate
 from solver.simulation import run_simulation
 
 
+def _serial_and_parallel(case):
+    """Rows of the case on all ranks and on rank 0 alone (broadcast to every rank)."""
+    parallel = run_simulation(case, None, MPI.COMM_WORLD).rows
+    serial = run_simulation(case, None, MPI.COMM_SELF).rows if MPI.COMM_WORLD.rank == 0 else None
+    return MPI.COMM_WORLD.bcast(serial, root=0), parallel
+
+
 @pytest.mark.skipif(MPI.COMM_WORLD.size < 2, reason="needs mpiexec -n 2")
 def test_same_timeseries_on_1_and_2_ranks():
     case = validate(case_dict(
@@ -21,9 +28,7 @@ def test_same_timeseries_on_1_and_2_ranks():
         protocol=[{"type": "charge", "current": "400 mA/g", "until_time": "100 s"},
                   {"type": "rest", "until_time": "30 s"}],
     ))
-    parallel = run_simulation(case, None, MPI.COMM_WORLD).rows
-    serial = run_simulation(case, None, MPI.COMM_SELF).rows if MPI.COMM_WORLD.rank == 0 else None
-    serial = MPI.COMM_WORLD.bcast(serial, root=0)
+    serial, parallel = _serial_and_parallel(case)
     assert len(serial) == len(parallel) > 5
     assert_rows_match(serial, parallel)
     assert np.isfinite(parallel[-1]["voltage_V"])
@@ -41,9 +46,7 @@ def test_coupled_chemo_mechanics_same_on_1_and_2_ranks(coupling):
         mechanics={"coupling": coupling},
         protocol=[{"type": "charge", "current": "400 mA/g", "until_time": "40 s"}],
     ))
-    parallel = run_simulation(case, None, MPI.COMM_WORLD).rows
-    serial = run_simulation(case, None, MPI.COMM_SELF).rows if MPI.COMM_WORLD.rank == 0 else None
-    serial = MPI.COMM_WORLD.bcast(serial, root=0)
+    serial, parallel = _serial_and_parallel(case)
     assert len(parallel) > 3
     assert parallel[-1]["vm_stress_max_Pa"] > 1e6  # a real stress state
     assert_rows_match(serial, parallel)
