@@ -105,15 +105,55 @@ def _prepare(args: argparse.Namespace, default_output: str | None, logname: str)
     outdir = Path(args.output or default_output or case["run"]["output"])
     from solver import output as out
 
-    problem = out.check_output_dir(outdir, args.force) if comm.rank == 0 else None
-    problem = comm.bcast(problem, root=0)
+    if getattr(args, "restart", False):
+        if args.force:
+            return _fail_input("--restart continues the run in the output folder; --force "
+                               "would delete it: give one of them")
+        found = _check_restart(outdir, case) if comm.rank == 0 else None
+        problem, args.restart_from = comm.bcast(found, root=0)
+        if problem == "completed":
+            if comm.rank == 0:
+                print(f"{outdir}: the run has completed; nothing to restart", file=sys.stderr)
+            return 0
+    else:
+        problem = out.check_output_dir(outdir, args.force) if comm.rank == 0 else None
+        problem = comm.bcast(problem, root=0)
     if problem:
         return _fail_input(problem)
     if comm.rank == 0:
-        out.create_output_dir(outdir, args.force)
+        if getattr(args, "restart", False):
+            out.mark_running(outdir, restarted_from=str(args.restart_from))
+        else:
+            out.create_output_dir(outdir, args.force)
     comm.barrier()
     _setup_logging(comm, outdir / logname if comm.rank == 0 else None, args.verbose)
     return case, comm, outdir
+
+
+def _check_restart(outdir: Path, case) -> tuple[str | None, Path | None]:
+    """(problem or None or "completed", checkpoint) for ``run --restart`` (rank 0, cheap)."""
+    import json
+
+    from solver import checkpoint as ck
+
+    if not outdir.is_dir():
+        return f"{outdir}: no such run folder to restart (run it without --restart)", None
+    try:
+        if json.loads((outdir / "status.json").read_text())["status"] == "completed":
+            return "completed", None
+    except (OSError, ValueError, KeyError):
+        pass
+    path = ck.find_checkpoint(outdir)
+    if path is None:
+        return (f"{outdir}: no complete checkpoint in {ck.CHECKPOINT_DIR}/ to restart from "
+                "(the run stopped before its first one; output.checkpoint_every sets how "
+                "often they are written); run again with --force"), None
+    try:
+        meta, _ = ck.load_checkpoint(path, with_arrays=False)
+        ck.check_compatible(meta, case, path)
+    except ck.CheckpointError as exc:
+        return str(exc), None
+    return None, path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -123,15 +163,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     case, comm, outdir = prepared
     from solver import output as out
 
-    if comm.rank == 0:
+    restart = getattr(args, "restart_from", None)
+    if comm.rank == 0 and restart is None:
         out.write_resolved_case(outdir, case.resolved)
     log = logging.getLogger("chemomech")
-    log.info("chemomech %s: %s -> %s on %d rank(s)", _version(), args.case, outdir, comm.size)
+    log.info("chemomech %s: %s -> %s on %d rank(s)%s", _version(), args.case, outdir, comm.size,
+             f", restarting from {restart}" if restart else "")
 
     from solver.simulation import SimulationError, run_simulation
 
     try:
-        result = run_simulation(case, outdir, comm, args.max_steps)
+        result = run_simulation(case, outdir, comm, args.max_steps, restart=restart)
     except SimulationError as exc:  # raised on every rank alike (global decisions)
         log.error("run failed: %s", exc)
         if comm.rank == 0:
@@ -207,8 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a case")
     common(r)
     r.add_argument("--output", help="output folder (default: run.output of the case)")
-    r.add_argument("--max-steps", type=int, help="stop after N accepted time steps")
+    r.add_argument("--max-steps", type=int, help="stop after N accepted time steps (of the "
+                   "whole run, steps before a restart included)")
     r.add_argument("--force", action="store_true", help="replace an existing output folder")
+    r.add_argument("--restart", action="store_true", help="continue the run in the output "
+                   "folder from its last complete checkpoint (any number of ranks)")
     r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     r.set_defaults(func=cmd_run)
 

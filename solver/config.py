@@ -186,6 +186,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "vtx": Spec("bool", "write ADIOS2 VTX fields.bp for ParaView", True),
         "pvd": Spec("bool", "write vtk/fields.pvd (VTK XML; PyVista and ParaView)", True),
         "figures": Spec("bool", "write PNG figures at the end", True),
+        "checkpoint_every": Spec("int", "write a restart checkpoint every N accepted steps, "
+                                 "at protocol-step boundaries and at --max-steps (0: never); "
+                                 "see docs/studies.md", 50,
+                                 check=lambda v: None if v >= 0 else "must not be negative"),
     },
 }
 

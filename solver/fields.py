@@ -54,7 +54,9 @@ class LumpedProjector:
 class FieldWriter:
     """Collective writer of the particle fields at selected times."""
 
-    def __init__(self, outdir: Path, transport, mechanics=None, *, vtx: bool, pvd: bool):
+    def __init__(self, outdir: Path, transport, mechanics=None, *, vtx: bool, pvd: bool,
+                 stem: str = "fields"):
+        """``stem``: file names ``<stem>.bp`` and ``vtk/<stem>.pvd`` (a restart uses its own)."""
         tr = self.tr = transport
         self.mech, self.material = mechanics, tr.material
         mesh = tr.mesh
@@ -90,10 +92,10 @@ class FieldWriter:
         self.grain.x.array[:] = PARTICLE_TAG
         if tags is not None:
             self.grain.x.array[tags.indices] = tags.values
-        self._vtx = io.VTXWriter(mesh.comm, outdir / "fields.bp", point) if (
+        self._vtx = io.VTXWriter(mesh.comm, outdir / f"{stem}.bp", point) if (
             vtx and hasattr(io, "VTXWriter")) else None
         # the .pvd index and its per-step, per-rank pieces go into their own folder
-        self._pvd = io.VTKFile(mesh.comm, outdir / "vtk" / "fields.pvd", "w") if pvd else None
+        self._pvd = io.VTKFile(mesh.comm, outdir / "vtk" / f"{stem}.pvd", "w") if pvd else None
         self._all = point + [self.c_axis, self.grain]
 
     def write(self, t: float) -> None:

@@ -59,6 +59,14 @@ def create_output_dir(path: Path, force: bool) -> None:
     write_status(path, "running")
 
 
+def mark_running(path: Path, **extra: Any) -> None:
+    """Mark an existing run folder as running again (a restart)."""
+    (path / INCOMPLETE).write_text(
+        "This run has not finished (still running, killed or failed). See status.json and "
+        "run.log.\n")
+    write_status(path, "running", **extra)
+
+
 def write_status(path: Path, status: str, **extra: Any) -> None:
     """Atomically write status.json."""
     tmp = path / (STATUS + ".tmp")
@@ -88,14 +96,18 @@ def write_resolved_case(path: Path, resolved: dict[str, Any]) -> None:
 
 
 class TimeSeries:
-    """timeseries.csv, one row per accepted step, flushed at every row (rank 0 only)."""
+    """timeseries.csv, one row per accepted step, flushed at every row (rank 0 only).
 
-    def __init__(self, path: Path | None):
+    ``append``: continue an existing file (a restart, after truncate_timeseries).
+    """
+
+    def __init__(self, path: Path | None, append: bool = False):
         self._file = None
         if path is not None:
-            self._file = open(path, "w", newline="")
+            self._file = open(path, "a" if append else "w", newline="")
             self._writer = csv.DictWriter(self._file, fieldnames=TIMESERIES_COLUMNS)
-            self._writer.writeheader()
+            if not append:
+                self._writer.writeheader()
             self._file.flush()
 
     def write(self, row: dict[str, Any]) -> None:
@@ -111,6 +123,40 @@ class TimeSeries:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def truncate_timeseries(path: Path, last_step: int) -> None:
+    """Keep the header and the rows up to accepted step ``last_step`` (atomically).
+
+    A run killed after its last checkpoint wrote rows past it (possibly a half row); the
+    restart recomputes those steps, so they are dropped before it appends.
+    """
+    with open(path, newline="") as fh:
+        lines = fh.read().splitlines(keepends=True)
+    header, kept = lines[0], []
+    for line in lines[1:]:
+        first = line.split(",", 1)[0]
+        if not line.endswith("\n") or not first.isdigit() or int(first) > last_step:
+            break
+        kept.append(line)
+    if not kept or int(kept[-1].split(",", 1)[0]) != last_step:
+        raise RuntimeError(f"{path}: no row for step {last_step} (the checkpoint's step); "
+                           "the time series does not belong to this checkpoint")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(header + "".join(kept))
+    tmp.replace(path)
+
+
+def write_pvd(path: Path, entries: list) -> None:
+    """Write a ParaView collection (.pvd) listing (time, file) entries, atomically."""
+    lines = ['<?xml version="1.0"?>', '<VTKFile type="Collection" version="1.0">',
+             "  <Collection>"]
+    lines += [f'    <DataSet timestep="{t:.17g}" part="0" file="{f}" />' for t, f in entries]
+    lines += ["  </Collection>", "</VTKFile>", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(path)
 
 
 def read_timeseries(path: str | Path) -> dict[str, np.ndarray]:

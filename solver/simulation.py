@@ -28,7 +28,7 @@ from meshes import build_particle_mesh
 from solver.config import Case
 from solver.crystal import rotation_from_case
 from solver.materials import get_material
-from solver.output import MECHANICS_COLUMNS, TimeSeries
+from solver.output import MECHANICS_COLUMNS, TimeSeries, truncate_timeseries, write_pvd
 from solver.scaling import LENGTH_UNIT
 
 log = logging.getLogger("chemomech")
@@ -50,7 +50,7 @@ class RunResult:
     unknowns: int
     wall_s: float
     step_ends: list
-    rows: list  # every timeseries row, also kept in memory (tests, studies)
+    rows: list  # every timeseries row this process wrote, also kept in memory (tests)
 
 
 def material_from_case(case: Case):
@@ -90,8 +90,17 @@ class Progress:
 
 
 def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
-                   max_steps: int | None = None) -> RunResult:
-    """Run a validated case; write outputs to ``outdir`` (prepared by the caller)."""
+                   max_steps: int | None = None, restart: Path | None = None) -> RunResult:
+    """Run a validated case; write outputs to ``outdir`` (prepared by the caller).
+
+    ``max_steps`` counts the accepted steps of the whole run, those before a restart
+    included.  ``restart``: a checkpoint file (solver/checkpoint.py) to continue from, on
+    any number of ranks; the caller checked it belongs to this case.  The continuation
+    truncates ``timeseries.csv`` to the checkpoint's step and appends to it; fields go to
+    ``fields_restart_<step>.bp`` and ``vtk/fields_restart_<step>.pvd``, and
+    ``vtk/fields.pvd`` lists the earlier outputs (up to the checkpoint) and the new ones.
+    """
+    from solver import checkpoint as ck
     from solver.coupling import CoupledSolver, StepResult  # noqa: F401 (annotation)
     from solver.fields import FieldWriter
     from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
@@ -136,20 +145,71 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
 
     x0 = cond["initial_x"]
     tr.set_uniform(x0)
-    stepper.initialise()
+    meta: dict = {}
+    if restart is None:
+        stepper.initialise()
+    else:
+        meta, arrays = ck.load_checkpoint(restart)
+        ck.restore_state(arrays, tr, mech, restart)
+        del arrays
+        tr.V.value = meta["V"]
+        tr.accept()  # the restored state is the last accepted one
+        stepper.accept_mechanics()
+        wall0 -= meta["wall_s"]  # wall_s keeps counting from the original start
+        if rank0:
+            log.info("restart from %s: step %d, t = %.6g s, protocol step %d (written on "
+                     "%d rank(s))", restart, meta["step"], meta["time_s"],
+                     meta["protocol_index"], meta["ranks"])
     mass = material.density * tr.volume_m3  # kg
     cap_scale = 1.0 / (3.6 * mass * 1e3)  # C -> mAh/g
 
-    series = TimeSeries(outdir / "timeseries.csv" if (rank0 and outdir) else None)
-    fields = (FieldWriter(outdir, tr, mech, vtx=out["vtx"], pvd=out["pvd"])
+    ts_path = outdir / "timeseries.csv" if (rank0 and outdir) else None
+    if ts_path is not None and restart is not None:
+        truncate_timeseries(ts_path, meta["step"])
+    series = TimeSeries(ts_path, append=restart is not None)
+    # a restart writes its fields to new files: VTX cannot append to a closed .bp
+    stem = "fields" if restart is None else f"fields_restart_{meta['step']:06d}"
+    fields = (FieldWriter(outdir, tr, mech, vtx=out["vtx"], pvd=out["pvd"], stem=stem)
               if outdir is not None and (out["vtx"] or out["pvd"]) else None)
+    # (time, file) of every field output, for vtk/fields.pvd across restarts
+    pvd_entries: list = [tuple(e) for e in meta.get("pvd_entries", [])]
+    own_writes = 0
+
+    def write_fields(time_s: float) -> None:
+        nonlocal own_writes
+        fields.write(time_s)
+        pvd_entries.append((time_s, f"{stem}{own_writes:06d}.pvtu"))  # VTKFile's naming
+        own_writes += 1
 
     t, step, charge = 0.0, 0, 0.0  # s, accepted steps, C passed (charge positive)
     li_out = 0.0  # mol of Li that left through the surface
     dt = num["dt_initial"]
-    progress = Progress(comm)
     step_ends: list = []
+    if restart is not None:
+        t, step, charge, li_out, dt = (meta[k] for k in ("time_s", "step", "charge_C",
+                                                          "li_out_mol", "dt_next_s"))
+        step_ends = meta["step_ends"]
+    progress = Progress(comm)
     rows: list = []
+    every = out["checkpoint_every"] if outdir is not None else 0
+    phash = ck.physics_hash(case)
+
+    def checkpoint(ps_index: int, at_start: bool, step_t: float, step_q: float,
+                   last_slope: float | None, why: str) -> None:
+        """Write the time-loop state (collective; rank 0 writes)."""
+        arrays = ck.gather_state(tr, mech)
+        if rank0:
+            path = ck.write_checkpoint(outdir, arrays, {
+                "step": step, "time_s": t, "protocol_index": ps_index,
+                "at_step_start": at_start, "step_time_s": step_t, "step_charge_C": step_q,
+                "last_slope_V_s": last_slope, "dt_next_s": dt, "charge_C": charge,
+                "li_out_mol": li_out, "V": float(tr.V.value), "step_ends": step_ends,
+                "pvd_entries": pvd_entries, "wall_s": time.perf_counter() - wall0,
+                "ranks": comm.size, "physics_hash": phash, "case_source": case.source,
+                "reason": why})
+            if out["pvd"]:
+                write_pvd(outdir / "vtk" / "fields.pvd", pvd_entries)
+            log.debug("checkpoint %s (%s)", path.name, why)
 
     def record(ps_index: int, kind: str, temp: float, dt_used: float, current: float,
                step_q: float, res: StepResult | None) -> dict:
@@ -176,26 +236,38 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
         return row
 
     first = case.protocol[0]
-    record(0, first.kind, first.temperature, 0.0, 0.0, 0.0, None)
-    if fields is not None:
-        fields.write(t)
+    if restart is None:
+        record(0, first.kind, first.temperature, 0.0, 0.0, 0.0, None)
+        if fields is not None:
+            write_fields(t)
     status = "completed"
     row: dict = {}
+    start_index = meta.get("protocol_index", 0)
     try:
         for ps_index, ps in enumerate(case.protocol):
+            if ps_index < start_index:
+                continue  # done before the restart
             current = ps.sign * ps.current * mass  # A
             step_t, step_q = 0.0, 0.0
-            if rank0:
-                log.info("protocol step %d: %s at %.4g mA/g (%.4g A), T = %.2f K",
-                         ps_index, ps.kind, ps.current, current, ps.temperature)
-            reason = None
             last_slope = None  # dV/dt of the last accepted step
-            if ps.until_voltage is not None and _reached(ps, float(tr.V.value),
-                                                         num["voltage_tol"]):
+            resume = restart is not None and ps_index == start_index and not meta[
+                "at_step_start"]
+            if resume:  # continue inside this protocol step where the checkpoint was
+                step_t, step_q, last_slope = (meta[k] for k in (
+                    "step_time_s", "step_charge_C", "last_slope_V_s"))
+            if rank0:
+                log.info("protocol step %d: %s at %.4g mA/g (%.4g A), T = %.2f K%s",
+                         ps_index, ps.kind, ps.current, current, ps.temperature,
+                         " (resumed)" if resume else "")
+            reason = None
+            if not resume and ps.until_voltage is not None and _reached(
+                    ps, float(tr.V.value), num["voltage_tol"]):
                 reason = "voltage"
             while reason is None:
                 if max_steps is not None and step >= max_steps:
                     reason, status = "max_steps", "max_steps"
+                    if every:  # so that `run --restart` can go on from here
+                        checkpoint(ps_index, False, step_t, step_q, last_slope, "max_steps")
                     break
                 dt_try = dt
                 if ps.until_time is not None:
@@ -258,10 +330,12 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                     grow = min(grow, 0.7)
                 dt = float(np.clip(max(dt, dt_try) * grow, num["dt_min"], num["dt_max"]))
                 if fields is not None and (step % out["field_every"] == 0 or reason):
-                    fields.write(t)
+                    write_fields(t)
                 progress.update(step, f"step {step:5d}  t = {t:9.2f} s  dt = {dt_try:8.3g} s  "
                                 f"V = {V_new:.4f} V  Q = {charge * cap_scale:7.2f} mAh/g  "
                                 f"x = [{row['x_min']:.3f}, {row['x_max']:.3f}]")
+                if every and reason is None and step % every == 0:
+                    checkpoint(ps_index, False, step_t, step_q, last_slope, "every")
             step_ends.append({"protocol_step": ps_index, "type": ps.kind, "reason": reason,
                               "time_s": t, "voltage_V": float(tr.V.value),
                               "step_capacity_mAh_g": abs(step_q) * cap_scale})
@@ -270,14 +344,18 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                          "%.3f mAh/g", ps_index, reason, t, float(tr.V.value),
                          abs(step_q) * cap_scale)
             if fields is not None and step % out["field_every"] != 0:
-                fields.write(t)
+                write_fields(t)
             if status == "max_steps":
                 break
+            if every and ps_index + 1 < len(case.protocol):
+                checkpoint(ps_index + 1, True, 0.0, 0.0, None, "protocol step boundary")
     finally:
         progress.close()
         series.close()
         if fields is not None:
             fields.close()
+            if restart is not None and out["pvd"] and rank0:
+                write_pvd(outdir / "vtk" / "fields.pvd", pvd_entries)
         if mech is not None:
             mech.destroy()
         tr.destroy()
