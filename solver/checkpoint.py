@@ -31,8 +31,9 @@ the keys that cannot change the trajectory beyond solver tolerance: ``[run]`` (n
 output, description), ``[output]`` (what is written, how often, checkpoint frequency),
 ``numerics.linear_solver``/``numerics.petsc`` and ``mechanics.linear_solver``/
 ``mechanics.petsc`` (so a restart on more ranks may switch MUMPS for GAMG).  Units do not
-matter ("2 um" and "2000 nm" hash alike).  Everything else (geometry, material, protocol,
-time-step controls, tolerances) is part of the hash.
+matter ("2 um" and "2000 nm" hash alike: numbers enter with 12 significant digits).
+Everything else (geometry, material, protocol, time-step controls, tolerances) is part
+of the hash.
 
 Only :func:`gather_state`/:func:`restore_state` touch DOLFINx; reading metadata and the
 hash check import neither DOLFINx nor MPI, so the command line refuses a foreign
@@ -80,8 +81,19 @@ def physics_hash(case: Case) -> str:
             continue
         values[section] = {k: v for k, v in content.items() if k not in excluded}
     data = {"values": values, "protocol": [dataclasses.asdict(p) for p in case.protocol]}
-    text = json.dumps(data, sort_keys=True, default=repr)
+    text = json.dumps(_canonical(data), sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(obj: Any) -> Any:
+    """Floats to 12 significant digits: unit conversions ("1000 nm") differ in the last bit."""
+    if isinstance(obj, float):
+        return f"{obj:.12g}"
+    if isinstance(obj, dict):
+        return {k: _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    return obj
 
 
 def checkpoint_dir(outdir: Path) -> Path:

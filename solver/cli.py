@@ -235,6 +235,73 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    """Expand, validate, then list, run locally or write the Slurm array (no MPI here)."""
+    from solver import study as st
+
+    try:
+        study = st.load_study(args.study)
+    except CaseError as exc:
+        return _fail_input(str(exc))
+    outdir = Path(args.output or study.output or f"results/{study.name}")
+    if args.jobs < 1:
+        return _fail_input("--jobs: expected a positive integer")
+    if args.dry_run or not (args.local or args.slurm):
+        states = st.plan(study, outdir, args.rerun_failed)
+        print(f"{study.path}: {len(study.runs)} runs into {outdir}/runs "
+              f"({study.ranks} rank(s) each)")
+        print("  id    state       action   folder")
+        for run, state, action in states:
+            print(f"  {run.run_id}  {state:<10}  {action:<7}  {run.folder}")
+        if not args.dry_run:
+            print("(listed only: give --local to run them here or --slurm to write the "
+                  "job-array script)")
+        return 0
+    try:
+        st.prepare(study, outdir)
+    except CaseError as exc:
+        return _fail_input(str(exc))
+    if args.slurm:
+        path = st.write_slurm(study, outdir, args.rerun_failed)
+        print(f"{path}: job array of {len(study.runs)} runs ({study.ranks} rank(s), "
+              f"{study.slurm.get('time', '01:00:00')} each); case files in {outdir}/cases; "
+              f"submit with: sbatch {path}")
+        return 0
+    codes = st.run_local(study, outdir, args.jobs, args.rerun_failed)
+    failed = sorted(f for f, rc in codes.items() if rc != 0)
+    print(f"{study.name}: {len(codes) - len(failed)} of {len(codes)} started runs ended "
+          f"normally" + (f"; failed: {', '.join(failed)}" if failed else "")
+          + f". Collect with: chemomech collect {outdir}")
+    return 1 if failed else 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from solver import collect as co
+
+    study_dir = Path(args.study_dir)
+    if not (study_dir / "manifest.csv").exists():
+        return _fail_input(f"{study_dir}: no manifest.csv (not a study folder; make one with "
+                           "chemomech study)")
+    keys, rows = co.collect(study_dir)
+    metric, versus = args.metric, args.versus or (keys[0] if keys else None)
+    if metric not in co.METRICS:
+        return _fail_input(f"--metric: expected one of {', '.join(co.METRICS)}; got {metric!r}")
+    if versus not in keys:
+        return _fail_input(f"--versus: expected a swept parameter ({', '.join(keys)}); "
+                           f"got {versus!r}")
+    for path in co.write_table(study_dir, keys, rows):
+        print(f"{path}: {len(rows)} runs")
+    print(co.summary_figure(study_dir, keys, rows, metric, versus))
+    problems = [r for r in rows if r["status"] not in ("completed", "max_steps")]
+    for r in problems:
+        extra = f": {r['error']}" if r.get("error") else ""
+        print(f"  {r['status']}: {r['folder']}{extra}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} of {len(rows)} runs have no end state (listed above and in "
+              "results.csv)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chemomech", description="Chemo-mechanical simulation of "
                                 "battery cathode particles (FEniCSx).")
@@ -260,6 +327,28 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a case file (no MPI, instant)")
     common(v)
     v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("study", help="run every combination of a study file here (--local) "
+                       "or write a Slurm job array (--slurm); see docs/studies.md")
+    s.add_argument("study", help="study file (TOML): base case and swept keys")
+    s.add_argument("--output", help="study folder (default: output of the study file, else "
+                   "results/<study name>)")
+    s.add_argument("--dry-run", action="store_true", help="list the runs and their state")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--local", action="store_true", help="run them on this machine")
+    mode.add_argument("--slurm", action="store_true", help="write study.slurm and the case "
+                      "files; run nothing")
+    s.add_argument("--jobs", type=int, default=1, help="local runs at a time (default 1)")
+    s.add_argument("--rerun-failed", action="store_true", help="start failed runs again "
+                   "(finished runs are always skipped, unfinished ones restarted)")
+    s.set_defaults(func=cmd_study)
+    c = sub.add_parser("collect", help="tabulate a study's runs (results.csv) and plot a "
+                       "metric against a swept parameter")
+    c.add_argument("study_dir", help="study folder (holds manifest.csv)")
+    c.add_argument("--metric", default="capacity_mAh_g", help="metric to plot (default "
+                   "capacity_mAh_g)")
+    c.add_argument("--versus", help="swept parameter on the x axis (default: the first)")
+    c.set_defaults(func=cmd_collect)
 
     sub.add_parser("bench", help="measure the coupled step against one elasticity solve and "
                    "MUMPS on several mesh sizes and rank counts (see chemomech bench --help)")
