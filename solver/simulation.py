@@ -197,6 +197,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     def checkpoint(ps_index: int, at_start: bool, step_t: float, step_q: float,
                    last_slope: float | None, why: str) -> None:
         """Write the time-loop state (collective; rank 0 writes)."""
+        t0 = time.perf_counter()
         arrays = ck.gather_state(tr, mech)
         if rank0:
             path = ck.write_checkpoint(outdir, arrays, {
@@ -209,7 +210,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                 "reason": why})
             if out["pvd"]:
                 write_pvd(outdir / "vtk" / "fields.pvd", pvd_entries)
-            log.debug("checkpoint %s (%s)", path.name, why)
+            log.debug("checkpoint %s (%s), %.3f s", path.name, why, time.perf_counter() - t0)
 
     def record(ps_index: int, kind: str, temp: float, dt_used: float, current: float,
                step_q: float, res: StepResult | None) -> dict:
