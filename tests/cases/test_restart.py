@@ -25,15 +25,16 @@ CHEMOMECH = [sys.executable, "-m", "solver.cli"]
 sys.path.insert(0, str(Path(__file__).parent))
 from test_cli_runs import _mpiexec  # noqa: E402
 
-# Small but complete: one-way mechanics, a rotated crystal, a charge and a rest step (so
-# the restart crosses a protocol-step boundary), a checkpoint every 3 accepted steps.
+# Small but complete: one-way mechanics, a rotated crystal, a charge to a voltage cut-off
+# (its approach uses the last voltage slope, part of the restored state: steps 6 -> 7) and
+# a rest step (the restart crosses a protocol-step boundary), a checkpoint every 3 steps.
 CASE = case_dict(
     geometry={"mesh_size": "0.3 um", "surface_mesh_size": "0.2 um"},
     orientation={"euler_deg": [20, 50, 10]},
     material={"name": "NM91"},
     conditions={"initial_x": 0.6},
     mechanics={"coupling": "one-way"},
-    protocol=[{"type": "charge", "current": "400 mA/g", "until_time": "30 s"},
+    protocol=[{"type": "charge", "current": "400 mA/g", "until_voltage": "3.86 V"},
               {"type": "rest", "until_time": "20 s"}],
     output={"vtx": True, "pvd": True, "field_every": 3, "checkpoint_every": 3},
 )
@@ -63,7 +64,9 @@ def reference(case_file):
     res = _run(["run", str(case_file), "--output", str(out)])
     assert res.returncode == 0, res.stderr[-3000:]
     rows = _rows(out)
-    assert len(rows) > 7 and {r["protocol_step"] for r in rows} == {"0", "1"}
+    assert len(rows) > 8 and {r["protocol_step"] for r in rows} == {"0", "1"}
+    ends = json.loads((out / "status.json").read_text())["protocol_steps"]
+    assert [e["reason"] for e in ends] == ["voltage", "time"]
     return rows
 
 
@@ -71,14 +74,15 @@ def _status(out: Path) -> dict:
     return json.loads((out / "status.json").read_text())
 
 
-def _check_pvd(out: Path) -> None:
+def _check_pvd(out: Path, end_time: float) -> None:
     """vtk/fields.pvd lists existing files at non-decreasing times (earlier + restarted)."""
     entries = ET.parse(out / "vtk" / "fields.pvd").getroot().iter("DataSet")
     times = []
     for e in entries:
         assert (out / "vtk" / e.get("file")).exists(), e.get("file")
         times.append(float(e.get("timestep")))
-    assert times == sorted(times) and times[0] == 0.0 and times[-1] == 50.0
+    assert times == sorted(times) and times[0] == 0.0
+    assert times[-1] == pytest.approx(end_time, rel=1e-12)
 
 
 def test_restart_2_to_1_ranks_matches_uninterrupted(case_file, reference, tmp_path):
@@ -92,7 +96,7 @@ def test_restart_2_to_1_ranks_matches_uninterrupted(case_file, reference, tmp_pa
     rows = _rows(out)
     assert_rows_match(reference, rows)
     assert [int(r["step"]) for r in rows] == list(range(len(rows)))  # no gap, no repeat
-    _check_pvd(out)
+    _check_pvd(out, float(reference[-1]["time_s"]))
     assert (out / "fields_restart_000004.bp").exists()
 
 
@@ -109,7 +113,7 @@ def test_restart_1_to_2_ranks_and_max_steps_counts_whole_run(case_file, referenc
     res = _run(["run", str(case_file), "--output", str(out), "--restart"], ranks=2)
     assert res.returncode == 0, res.stderr[-3000:]
     assert_rows_match(reference, _rows(out))
-    _check_pvd(out)
+    _check_pvd(out, float(reference[-1]["time_s"]))
     # nothing left to do: a completed run is not restarted
     again = _run(["run", str(case_file), "--output", str(out), "--restart"])
     assert again.returncode == 0 and "completed" in again.stderr
