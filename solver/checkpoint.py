@@ -48,6 +48,7 @@ import io
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +172,8 @@ def find_checkpoint(outdir: Path) -> Path | None:
     for path in candidates:
         try:
             _read(path, with_arrays=False)  # complete by construction (rename); readable?
-        except (OSError, ValueError, KeyError, CheckpointError, EOFError):
-            continue  # e.g. truncated by a crash before the rename (cannot happen) or disk
+        except (OSError, ValueError, KeyError, CheckpointError, EOFError, zipfile.BadZipFile):
+            continue  # damaged (a rename makes a half-written file impossible)
         return path
     return None
 
@@ -182,7 +183,7 @@ def load_checkpoint(path: Path, with_arrays: bool = True
     """Metadata and (unless ``with_arrays`` is false) arrays of one checkpoint."""
     try:
         return _read(Path(path), with_arrays)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from None
 
 
@@ -239,6 +240,9 @@ def restore_state(arrays: dict[str, np.ndarray], tr, mech, path: Path) -> None:
         if f"{name}__values" not in arrays:
             raise CheckpointError(f"{path}: no field {name!r} (mechanics switched on?)")
         stored_c, stored_v = arrays[f"{name}__coords"], arrays[f"{name}__values"]
+        if len(stored_c) > 1 and not np.any(np.abs(np.diff(stored_c, axis=0)) > 0, axis=1).all():
+            # coordinates are the key: spaces with coincident dofs (DG1, ...) cannot be keyed
+            raise CheckpointError(f"{path}: field {name!r} has coincident dof coordinates")
         V = f.function_space
         bs = V.dofmap.index_map_bs
         n_global = V.dofmap.index_map.size_global

@@ -117,7 +117,7 @@ def write_table(study_dir: Path, keys: list[str], rows: list[dict[str, Any]]) ->
         table[c] = [None if v is None else str(v) for v in table[c]]
     ppath = study_dir / "results.parquet"
     ptmp = ppath.with_name(ppath.name + ".tmp")
-    pq.write_table(pa.table(table), ptmp)
+    pq.write_table(pa.table(table), str(ptmp))
     ptmp.replace(ppath)
     written.append(ppath)
     return written
