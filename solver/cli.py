@@ -268,6 +268,9 @@ def cmd_study(args: argparse.Namespace) -> int:
               f"submit with: sbatch {path}")
         return 0
     codes = st.run_local(study, outdir, args.jobs, args.rerun_failed)
+    if not codes:
+        print(f"{study.name}: nothing to run. Collect with: chemomech collect {outdir}")
+        return 0
     failed = sorted(f for f, rc in codes.items() if rc != 0)
     print(f"{study.name}: {len(codes) - len(failed)} of {len(codes)} started runs ended "
           f"normally" + (f"; failed: {', '.join(failed)}" if failed else "")
