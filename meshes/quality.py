@@ -29,17 +29,44 @@ def min_dihedral_angle_deg(mesh) -> float:
     return mesh.comm.allreduce(worst, op=MPI.MIN)
 
 
-def mesh_report(pm, semi_axes_m: list[float]) -> dict:
-    """Counts, volume against the analytical ellipsoid volume, minimum dihedral angle."""
+def mesh_volume(mesh) -> float:
+    """Volume of the mesh in model units^3 (all ranks)."""
+    return mesh.comm.allreduce(
+        fem.assemble_scalar(fem.form(fem.Constant(mesh, 1.0) * ufl.dx(mesh))), op=MPI.SUM)
+
+
+def grain_volumes(pm) -> np.ndarray:
+    """Volume of every grain (model units^3), index g-1 for grain g (all ranks)."""
+    mesh = pm.mesh
+    dx = ufl.Measure("dx", mesh, subdomain_data=pm.cell_tags)
+    one = fem.Constant(mesh, 1.0)
+    return np.array([mesh.comm.allreduce(fem.assemble_scalar(fem.form(one * dx(g))),
+                                         op=MPI.SUM) for g in range(1, pm.num_grains + 1)])
+
+
+def mesh_report(pm, semi_axes_m: list[float] | None = None,
+                exact_volume: float | None = None) -> dict:
+    """Counts, volume against the analytical volume, minimum dihedral angle.
+
+    ``exact_volume`` (model units^3) defaults to the ellipsoid of ``semi_axes_m``.
+    """
     mesh = pm.mesh
     L = pm.length_unit
-    vol = mesh.comm.allreduce(
-        fem.assemble_scalar(fem.form(fem.Constant(mesh, 1.0) * ufl.dx(mesh))), op=MPI.SUM)
-    exact = 4.0 / 3.0 * np.pi * np.prod(np.asarray(semi_axes_m) / L)
-    return {
+    vol = mesh_volume(mesh)
+    exact = (exact_volume if exact_volume is not None
+             else 4.0 / 3.0 * np.pi * np.prod(np.asarray(semi_axes_m) / L))
+    report = {
         "cells": mesh.topology.index_map(3).size_global,
         "vertices": mesh.topology.index_map(0).size_global,
         "volume_m3": vol * L**3,
         "volume_relative_error": (vol - exact) / exact,
         "min_dihedral_angle_deg": min_dihedral_angle_deg(mesh),
+        "grains": pm.num_grains,
+        "grain_boundary_pairs": len(pm.grain_pairs),
     }
+    if "cad_volume_um3" in pm.info:
+        report["cad_volume_relative_error"] = vol / pm.info["cad_volume_um3"] - 1.0
+    for k in ("cache", "mesh_s"):
+        if k in pm.info:
+            report[k] = pm.info[k]
+    return report

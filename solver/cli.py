@@ -128,11 +128,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     log = logging.getLogger("chemomech")
     log.info("chemomech %s: %s -> %s on %d rank(s)", _version(), args.case, outdir, comm.size)
 
+    from meshes import MeshBuildError
     from solver.simulation import SimulationError, run_simulation
 
     try:
         result = run_simulation(case, outdir, comm, args.max_steps)
-    except SimulationError as exc:  # raised on every rank alike (global decisions)
+    except (SimulationError, MeshBuildError) as exc:  # raised on every rank alike
         log.error("run failed: %s", exc)
         if comm.rank == 0:
             out.write_status(outdir, "failed", error=str(exc))
@@ -174,16 +175,28 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     if isinstance(prepared, int):
         return prepared
     case, comm, outdir = prepared
+    from meshes import MeshBuildError
     from meshes.quality import mesh_report
     from solver import output as out
     from solver.simulation import build_mesh
 
-    pm = build_mesh(case, comm)
-    report = mesh_report(pm, case["geometry"]["semi_axes"])
-    from dolfinx import io
+    try:
+        pm = build_mesh(case, comm)
+    except MeshBuildError as exc:  # raised on every rank alike
+        logging.getLogger("chemomech").error("mesh failed: %s", exc)
+        if comm.rank == 0:
+            out.write_status(outdir, "failed", error=str(exc))
+        return 1
+    report = mesh_report(pm, exact_volume=pm.info["spec"].analytic_volume)
+    from dolfinx import fem, io
 
+    from solver.grains import cell_grain_ids
+
+    grain = fem.Function(fem.functionspace(pm.mesh, ("DG", 0)), name="grain_id")
+    dofs = grain.function_space.dofmap.list[:, 0]
+    grain.x.array[dofs] = cell_grain_ids(pm)[: dofs.size]
     with io.VTKFile(comm, outdir / "mesh.pvd", "w") as vf:
-        vf.write_mesh(pm.mesh)
+        vf.write_function(grain, 0.0)  # the mesh with the grain id of every cell
     if comm.rank == 0:
         import json
 

@@ -28,6 +28,7 @@ TIMESERIES_COLUMNS = [
     "newton_its", "ksp_its", "coupling_its", "elasticity_ksp_its", "strain_003_mean",
     "strain_003_std", "vm_stress_max_Pa", "hydrostatic_stress_min_Pa",
     "hydrostatic_stress_max_Pa", "elastic_energy_J", "wall_s",
+    "gb_stress_max_Pa", "gb_normal_stress_max_Pa",
 ]
 MECHANICS_COLUMNS = ["strain_003_mean", "strain_003_std", "vm_stress_max_Pa",
                      "hydrostatic_stress_min_Pa", "hydrostatic_stress_max_Pa",
