@@ -62,7 +62,7 @@ def from_halfspaces(A: np.ndarray, b: np.ndarray, interior: np.ndarray,
     A, b = A / norms[:, None], b / norms
     hs = HalfspaceIntersection(np.column_stack([A, b]), np.asarray(interior, dtype=float))
     pts = hs.intersections
-    scale = max(1.0, float(np.abs(pts).max()))
+    scale = float(np.abs(pts).max())  # tolerances relative to the size
     # merge duplicate vertices (degenerate vertices where more than 3 planes meet)
     verts: list[np.ndarray] = []
     for p in pts:

@@ -19,12 +19,11 @@ from meshes.polyhedra import (
     Polyhedron,
     ellipsoid_volume,
     hexagonal_platelet,
-    platelet_volume,
     random_points_in_ellipsoid,
     scale_to_volume,
     truncated_octahedron,
 )
-from meshes.voids import VoidPlacementError, place_voids
+from meshes.voids import VoidPlacementError, place_voids, void_count_and_radius
 
 FACETED = ("platelet", "octahedron")
 
@@ -114,9 +113,7 @@ def faceted_polyhedron(g: dict, unit: float) -> Polyhedron:
         vol = np.pi * d**3 / 6.0
         # V = (3 sqrt3 / 2) (w/2)^2 (ar w)  ->  w
         w = (vol / (1.5 * np.sqrt(3.0) * 0.25 * ar)) ** (1.0 / 3.0)
-        poly = hexagonal_platelet(w, ar * w)
-        assert abs(poly.volume / platelet_volume(w, ar * w) - 1) < 1e-9
-        return poly
+        return hexagonal_platelet(w, ar * w)
     poly = truncated_octahedron(1.0, g["truncation"])
     if g.get("width") is not None:
         return poly.scaled(0.5 * g["width"] / unit)
@@ -147,6 +144,21 @@ def read_centres_file(path: str | Path) -> np.ndarray:
     if not pts:
         raise ValueError(f"{path}: no grain centres")
     return np.array(pts)
+
+
+def triple_junction_points(seeds: np.ndarray, semi: np.ndarray, per_edge: int = 9
+                           ) -> np.ndarray:
+    """Points on the edges of the Voronoi cells (where three or more grains meet)."""
+    from meshes.polyhedra import voronoi_cells
+
+    pts = []
+    t = np.linspace(0.0, 1.0, per_edge + 2)[:, None]
+    for cell in voronoi_cells(seeds, -semi * 1.01, semi * 1.01):
+        for f in cell.faces:
+            for a, b in zip(f, f[1:] + f[:1], strict=True):
+                pa, pb = cell.vertices[a], cell.vertices[b]
+                pts.append(pa + t * (pb - pa))
+    return np.unique(np.round(np.vstack(pts), 9), axis=0)
 
 
 def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None,
@@ -227,18 +239,18 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
         if vo.get("placement") == "intergranular" and spec.seeds is not None:
             from meshes.polyhedra import voronoi_cells
 
-            cells = voronoi_cells(spec.seeds, -semi * 1.01, semi * 1.01)
-            junctions = np.unique(np.round(np.vstack([c.vertices for c in cells]), 9), axis=0)
+            junctions = triple_junction_points(spec.seeds, semi)
+        _, r_adj = void_count_and_radius(semi, phi, r)
+        if r_adj < 2.0 * hs:
+            raise GeometryError("voids.radius", f"voids of radius {r_adj:.3g} um cannot be "
+                                f"resolved by surface_mesh_size {hs:.3g} um (need at most "
+                                "half the void radius)")
         try:
             centres, r_used = place_voids(semi, phi, r, vo.get("placement", "core"),
                                           vo.get("seed", 0), gap, vo.get("core_fraction", 0.5),
                                           junctions)
         except VoidPlacementError as exc:
             raise GeometryError(exc.key, str(exc)) from None
-        if r_used < 2.0 * hs:
-            raise GeometryError("voids.radius", f"voids of radius {r_used:.3g} um cannot be "
-                                f"resolved by surface_mesh_size {hs:.3g} um (need at most "
-                                "half the void radius)")
         spec.void_centres, spec.void_radius = centres, r_used
         spec.analytic_volume = volume - len(centres) * 4.0 / 3.0 * np.pi * r_used**3
     return spec

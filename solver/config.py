@@ -570,8 +570,8 @@ def _check_faceted(source: str, g: dict[str, Any]) -> None:
                         "thickness")
     if shape != "platelet" and g["thickness"] is not None:
         raise CaseError(source, "geometry.thickness", "only for shape = 'platelet'")
-    poly = faceted_polyhedron(g, 1.0)
-    g["_inradius"] = inradius(poly)
+    poly = faceted_polyhedron(g, 1e-6)  # in um: the polyhedron tolerances are relative
+    g["_inradius"] = inradius(poly) * 1e-6
     if g["edge_radius"] is not None and g["edge_radius"] >= 0.5 * g["_inradius"]:
         raise CaseError(source, "geometry.edge_radius", f"{g['edge_radius']:.3g} m must be "
                         f"below half the crystal's inradius {g['_inradius']:.3g} m")
