@@ -237,7 +237,6 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
         gap = vo["gap"] / unit if vo.get("gap") is not None else hs
         junctions = None
         if vo.get("placement") == "intergranular" and spec.seeds is not None:
-            from meshes.polyhedra import voronoi_cells
 
             junctions = triple_junction_points(spec.seeds, semi)
         _, r_adj = void_count_and_radius(semi, phi, r)
