@@ -23,7 +23,7 @@ def _pc(**sections):
     ({"voids": {"volume_fraction": 0.3, "radius": "0.8 um", "placement": "core",
                 "core_fraction": 0.3}}, "voids.volume_fraction", "without overlap"),
     ({"voids": {"volume_fraction": 0.05}}, "voids.radius", "need a radius"),
-    ({"voids": {"volume_fraction": 0.02, "radius": "0.2 um"}}, "voids.radius",
+    ({"voids": {"volume_fraction": 0.001, "radius": "0.1 um"}}, "voids.radius",
      "cannot be resolved"),
     ({"geometry": {"mesh_size": "4 um"}}, "geometry.mesh_size", "not smaller"),
     ({"orientation": {"mode": "file"}}, "orientation.file", "needs a file"),
