@@ -14,11 +14,11 @@ from test_cli_runs import _mpiexec
 ROOT = Path(__file__).resolve().parents[2]
 CHEMOMECH = [sys.executable, "-m", "solver.cli"]
 COARSE = {
-    "pc_nc91_20mAg": ["geometry.mesh_size=0.9 um", "geometry.surface_mesh_size=0.6 um",
-                      "grains.count=12"],
-    "pc_nm91_20mAg": ["geometry.mesh_size=0.9 um", "geometry.surface_mesh_size=0.6 um",
-                      "grains.count=12", "voids.volume_fraction=0.03",
-                      "voids.radius=0.6 um", "voids.placement=intergranular",
+    "pc_nc91_20mAg": ["geometry.mesh_size=1 um", "geometry.surface_mesh_size=0.7 um",
+                      "grains.count=6"],
+    "pc_nm91_20mAg": ["geometry.mesh_size=1 um", "geometry.surface_mesh_size=0.7 um",
+                      "grains.count=6", "voids.volume_fraction=0.02",
+                      "voids.radius=0.7 um", "voids.placement=intergranular",
                       "voids.gap=0.3 um"],
     "sc_faceted_nm91_200mAg": ["geometry.mesh_size=0.5 um",
                                "geometry.surface_mesh_size=0.3 um"],
@@ -51,7 +51,7 @@ def test_particle_case_runs_on_two_ranks(tmp_path, name):
         assert all(float(r["gb_normal_stress_max_Pa"]) == float(r["gb_normal_stress_max_Pa"])
                    for r in rows)  # not NaN
         first = [g for g in grains if g["step"] == "0"]
-        assert len(first) == 12
+        assert len(first) == 6
         vol = sum(float(g["volume_m3"]) for g in first)
         assert vol == pytest.approx(4 / 3 * 3.141592653589793 * (3.25e-6) ** 3,
                                     rel=0.03 if name == "pc_nc91_20mAg" else 0.08)
