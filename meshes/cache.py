@@ -64,3 +64,12 @@ def lookup(folder: Path | None, key: str) -> Path | None:
         return None
     path = folder / f"{key}.msh"
     return path if path.is_file() else None
+
+
+def read_meta(msh: Path) -> dict:
+    """The summary stored next to a cached mesh (empty if missing or unreadable)."""
+    try:
+        meta = json.loads(msh.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in meta.items() if k != "spec"}

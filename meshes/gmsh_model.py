@@ -163,10 +163,11 @@ def _size_fields(spec: MeshSpec, outer: list[int], voids: list[int], gbs: list[i
     field = gmsh.model.mesh.field
     parts = []
 
-    def threshold(surfaces: list[int], size_min: float, dist_max: float) -> None:
+    def threshold(surfaces: list[int], size_min: float, dist_max: float,
+                  sampling: int = 100) -> None:
         dist = field.add("Distance")
         field.setNumbers(dist, "SurfacesList", surfaces)
-        field.setNumber(dist, "Sampling", 100)
+        field.setNumber(dist, "Sampling", sampling)
         thr = field.add("Threshold")
         field.setNumber(thr, "InField", dist)
         field.setNumber(thr, "SizeMin", size_min)
@@ -175,7 +176,7 @@ def _size_fields(spec: MeshSpec, outer: list[int], voids: list[int], gbs: list[i
         field.setNumber(thr, "DistMax", max(dist_max, 1e-9))
         parts.append(thr)
 
-    threshold(outer, spec.h_surf, spec.depth)
+    threshold(outer, spec.h_surf, spec.depth, 200)  # as before grains existed: same meshes
     if voids:
         # voids are resolved with at least ~4 elements per radius (volume accuracy)
         threshold(voids, min(spec.h_surf, spec.void_radius / 4.0), spec.depth)

@@ -93,7 +93,7 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
         try:
             if hit is not None:
                 gmsh.open(str(hit))
-                info = {"cache": "hit", "cache_file": str(hit)}
+                info = {**mcache.read_meta(hit), "cache": "hit", "cache_file": str(hit)}
             else:
                 gmsh.model.add("particle")
                 info = build_model_checked(spec)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from compare import assert_rows_match
 from test_cli_runs import _mpiexec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,19 @@ def test_particle_case_runs_on_two_ranks(tmp_path, name):
     else:
         assert all(r["gb_stress_max_Pa"] == "nan" for r in rows)
         assert len([g for g in grains if g["step"] == "0"]) == 1
+    if name == "pc_nc91_20mAg":  # one rank, mesh from the cache: the same numbers
+        out1 = tmp_path / "serial"
+        res = _run([*CHEMOMECH, "run", f"cases/{name}.toml", "--output", str(out1),
+                    "--max-steps", "2", *sets], env)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert "cache hit" in (out1 / "run.log").read_text()
+        with open(out1 / "timeseries.csv") as fh:
+            assert_rows_match(list(csv.DictReader(fh)), rows)
+        with open(out1 / "grains.csv") as fh:
+            serial = list(csv.DictReader(fh))
+        for a, b in zip(serial, grains, strict=True):
+            for k in ("volume_m3", "x_mean", "vm_mean_Pa", "vm_max_Pa", "c_axis_z"):
+                assert float(a[k]) == pytest.approx(float(b[k]), rel=1e-6, abs=1e3), k
     # the second mesh of the same geometry comes from the cache
     mesh_out = tmp_path / "mesh"
     res = _run([*CHEMOMECH, "mesh", f"cases/{name}.toml", "--output", str(mesh_out), *sets],
