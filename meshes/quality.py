@@ -8,25 +8,32 @@ from dolfinx import fem
 from mpi4py import MPI
 
 
-def min_dihedral_angle_deg(mesh) -> float:
-    """Smallest dihedral angle over all local tetrahedra, reduced over ranks [deg]."""
+def cell_min_dihedral_deg(mesh) -> np.ndarray:
+    """Smallest dihedral angle of every owned tetrahedron [deg] (straight-sided).
+
+    Uses the acute angle between face planes, so a nearly flat (~180 deg) dihedral counts
+    as small too: both make slivers.
+    """
     conn = mesh.geometry.dofmap
     ncells = mesh.topology.index_map(3).size_local
     p = mesh.geometry.x[conn[:ncells, :4]]  # (n, 4, 3) straight-sided vertices
-    worst = 180.0
     faces = [(1, 2, 3), (0, 2, 3), (0, 1, 3), (0, 1, 2)]
     normals = []
     for f in faces:
         n = np.cross(p[:, f[1]] - p[:, f[0]], p[:, f[2]] - p[:, f[0]])
         normals.append(n / np.linalg.norm(n, axis=1)[:, None])
+    worst = np.full(ncells, 90.0)
     for i in range(4):
         for j in range(i + 1, 4):
             cosang = np.abs(np.einsum("ij,ij->i", normals[i], normals[j]))
-            if ncells:
-                worst = min(worst, float(np.degrees(np.arccos(np.clip(cosang, -1, 1))).min()))
-    # the dihedral angle is pi minus the angle between outward normals; for the smallest
-    # dihedral the |cos| form above gives the acute angle between face planes
-    return mesh.comm.allreduce(worst, op=MPI.MIN)
+            worst = np.minimum(worst, np.degrees(np.arccos(np.clip(cosang, -1, 1))))
+    return worst
+
+
+def min_dihedral_angle_deg(mesh) -> float:
+    """Smallest dihedral angle over all tetrahedra, reduced over ranks [deg]."""
+    a = cell_min_dihedral_deg(mesh)
+    return mesh.comm.allreduce(float(a.min()) if a.size else 180.0, op=MPI.MIN)
 
 
 def mesh_volume(mesh) -> float:
@@ -61,6 +68,8 @@ def mesh_report(pm, semi_axes_m: list[float] | None = None,
         "volume_m3": vol * L**3,
         "volume_relative_error": (vol - exact) / exact,
         "min_dihedral_angle_deg": min_dihedral_angle_deg(mesh),
+        "cells_below_10deg": mesh.comm.allreduce(int((cell_min_dihedral_deg(mesh) < 10).sum()),
+                                                 op=MPI.SUM),
         "grains": pm.num_grains,
         "grain_boundary_pairs": len(pm.grain_pairs),
     }
