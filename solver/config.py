@@ -457,6 +457,8 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     _check_geometry(source, values["geometry"], resolved["geometry"])
     _check_orientation(source, values["orientation"], resolved["orientation"], base)
     _check_particle(source, values, base)
+    if values["grains"]["centres_file"] is not None:
+        resolved["grains"]["centres_file"] = values["grains"]["centres_file"]
     material = _check_material(source, values["material"])
     temperature = values["conditions"]["temperature"]
 
@@ -610,7 +612,7 @@ def _check_orientation(source: str, o: dict[str, Any], r: dict[str, Any], base: 
         path = path if path.is_absolute() else base / path
         if not path.is_file():
             raise CaseError(source, "orientation.file", f"cannot read {path}")
-        o["file"] = str(path)
+        o["file"] = r["file"] = str(path.resolve())  # the resolved case works elsewhere
     elif o["file"] is not None:
         raise CaseError(source, "orientation.file", "only for mode = 'file'")
     if o["euler_deg"] is not None and o["c_axis"] is not None:
@@ -628,7 +630,7 @@ def _check_particle(source: str, values: dict[str, Any], base: Path) -> None:
     gr = values["grains"]
     if gr["centres_file"] is not None:
         path = Path(gr["centres_file"])
-        gr["centres_file"] = str(path if path.is_absolute() else base / path)
+        gr["centres_file"] = str((path if path.is_absolute() else base / path).resolve())
     if values["voids"]["volume_fraction"] == 0.0:
         for key in ("radius", "gap"):
             if values["voids"][key] is not None:

@@ -73,4 +73,6 @@ def test_faceted_platelet_sizes_and_files(tmp_path):
     assert err.value.key == "orientation.file" and "grain(s) [3]" in err.value.message
     euler.write_text("1 0 0 0\n2 10 20 30\n3 0 90 0\n")
     case = validate(raw, "c.toml", base_dir=tmp_path)
-    assert case["grains"]["centres_file"] == str(tmp_path / "centres.txt")
+    assert case["grains"]["centres_file"] == str((tmp_path / "centres.txt").resolve())
+    # the resolved case names the files absolutely, so it validates from anywhere
+    assert case.resolved["orientation"]["file"] == str(euler.resolve())
