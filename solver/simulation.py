@@ -179,10 +179,14 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
               if outdir is not None and (out["vtx"] or out["pvd"]) else None)
     grain_table = GrainTable(outdir / "grains.csv" if (rank0 and outdir) else None)
 
+    grain_written: list = [None]  # (step, t) of the last grains.csv rows: no duplicates
+
     def write_fields(t_now: float) -> None:
         if fields is not None:
             fields.write(t_now)
-        grain_table.write(step, t_now, grains.grain_table())
+        if grain_written[0] != (step, t_now):
+            grain_table.write(step, t_now, grains.grain_table())
+            grain_written[0] = (step, t_now)
 
     t, step, charge = 0.0, 0, 0.0  # s, accepted steps, C passed (charge positive)
     li_out = 0.0  # mol of Li that left through the surface
