@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 ENV = "CHEMOMECH_MESH_CACHE"
 
 

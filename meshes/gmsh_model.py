@@ -163,11 +163,12 @@ def _size_fields(spec: MeshSpec, outer: list[int], voids: list[int], gbs: list[i
     field = gmsh.model.mesh.field
     parts = []
 
-    def threshold(surfaces: list[int], size_min: float, dist_max: float,
-                  sampling: int = 100) -> None:
+    def threshold(surfaces: list[int], size_min: float, dist_max: float) -> None:
         dist = field.add("Distance")
         field.setNumbers(dist, "SurfacesList", surfaces)
-        field.setNumber(dist, "Sampling", sampling)
+        # sampling^2 points per surface: 200 on a single sphere (as before grains existed),
+        # fewer on many patches so the distance queries stay fast
+        field.setNumber(dist, "Sampling", max(30, int(200 / np.sqrt(len(surfaces)))))
         thr = field.add("Threshold")
         field.setNumber(thr, "InField", dist)
         field.setNumber(thr, "SizeMin", size_min)
@@ -176,7 +177,7 @@ def _size_fields(spec: MeshSpec, outer: list[int], voids: list[int], gbs: list[i
         field.setNumber(thr, "DistMax", max(dist_max, 1e-9))
         parts.append(thr)
 
-    threshold(outer, spec.h_surf, spec.depth, 200)  # as before grains existed: same meshes
+    threshold(outer, spec.h_surf, spec.depth)
     if voids:
         # voids are resolved with at least ~4 elements per radius (volume accuracy)
         threshold(voids, min(spec.h_surf, spec.void_radius / 4.0), spec.depth)

@@ -47,6 +47,8 @@ def test_particle_case_runs_on_two_ranks(tmp_path, name):
     assert "cache miss" in log
     with open(out / "grains.csv") as fh:
         grains = list(csv.DictReader(fh))
+    keys = [(g["step"], g["grain"]) for g in grains]
+    assert len(set(keys)) == len(keys) and {k[0] for k in keys} == {"0", "2"}
     if name.startswith("pc_"):
         assert all(float(r["gb_stress_max_Pa"]) > 0 for r in rows)
         assert all(float(r["gb_normal_stress_max_Pa"]) == float(r["gb_normal_stress_max_Pa"])
