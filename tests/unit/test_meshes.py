@@ -217,3 +217,27 @@ def test_gmsh_failure_is_a_mesh_build_error_naming_the_parameters(monkeypatch):
     with pytest.raises(MeshBuildError, match=r"Gmsh failed for shape=ellipsoid.*"
                        r"mesh_size=0\.5 um.*boolean failed"):
         build_particle_mesh(COMM, [1e-6] * 3, 0.5e-6, 0.3e-6, 0.3e-6)
+
+
+def test_meshed_platelet_basal_facets_follow_the_case_orientation():
+    """spec_from_case turns the crystal: the largest boundary facets are normal to R e_z."""
+    from dolfinx.mesh import entities_to_geometry
+
+    from meshes.spec import spec_from_case
+    from solver.crystal import rotation_from_euler
+
+    Rot = rotation_from_euler(40.0, 60.0, 15.0)
+    g = {"shape": "platelet", "width": 3e-6, "thickness": 0.8e-6, "mesh_size": 0.4e-6,
+         "surface_mesh_size": 0.3e-6, "refinement_depth": 0.3e-6, "edge_radius": None,
+         "equivalent_diameter": None, "aspect_ratio": 0.4, "truncation": 1 / 3}
+    spec = spec_from_case({"geometry": g}, 1e-6, Rot)
+    pm = build_spec_mesh(COMM, spec)
+    facets = pm.facet_tags.indices[pm.facet_tags.values == 1]
+    p = pm.mesh.geometry.x[entities_to_geometry(pm.mesh, 2, facets, False)]
+    n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    area = 0.5 * np.linalg.norm(n, axis=1)
+    n /= 2 * area[:, None]
+    basal = np.abs(n @ Rot[:, 2]) > 1 - 1e-9
+    # two basal hexagons: area 2 x (3 sqrt3 / 2) (w/2)^2
+    assert area[basal].sum() == pytest.approx(2 * 1.5 * np.sqrt(3) * 1.5**2, rel=1e-9)
+    assert mesh_volume(pm.mesh) == pytest.approx(platelet_volume(3.0, 0.8), rel=1e-9)
