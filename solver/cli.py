@@ -83,8 +83,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except CaseError as exc:
         return _fail_input(str(exc))
     steps = ", ".join(p.kind for p in case.protocol)
-    print(f"{args.case}: valid ({case['material']['name']}, "
-          f"{case['geometry']['shape']}, protocol: {steps})")
+    particle = case["geometry"]["shape"]
+    if case["grains"]["count"] > 1 or case["grains"]["centres_file"]:
+        particle += f", {case['grains']['centres_file'] or case['grains']['count']} grains"
+    if case["voids"]["volume_fraction"] > 0:
+        particle += f", {case['voids']['volume_fraction']:.3g} voids"
+    print(f"{args.case}: valid ({case['material']['name']}, {particle}, protocol: {steps})")
     return 0
 
 
