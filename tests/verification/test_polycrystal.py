@@ -84,3 +84,34 @@ def test_polycrystal_with_one_orientation_is_the_single_crystal(meshes):
     rand, _ = _stress_measures(poly, cell_rotations(poly, random_rotations(12, 5)))
     worst = max(abs(rand[k] - ref[k]) for k in ref)
     assert worst > 0.1 * scale
+
+
+def test_grain_boundary_stress_needs_misorientation_and_grain_table_is_consistent(meshes):
+    """Uniform Li: no stress in a one-orientation polycrystal (free expansion), GPa-level
+    grain-boundary stress with random orientations (anisotropic misfit).  The grain table's
+    volumes and volume-weighted mean x add up to the particle's."""
+    _, poly = meshes
+    mat = get_material("NM91")
+    C11 = mat.stiffness_voigt()[0, 0]
+    results = {}
+    for label, rots in (("one", np.repeat(rotation_from_euler(0, 30, 0)[None], 12, 0)),
+                        ("random", random_rotations(12, 5))):
+        tr = LiTransport(poly, mat, cell_rotations(poly, rots), quadrature_degree=2)
+        mech = Elasticity(tr, degree=1, quadrature_degree=2)
+        tr.set_uniform(0.5)
+        mech.solve()
+        diag = GrainDiagnostics(tr, mech, rots[:, :, 2])
+        results[label] = diag.grain_boundary_stress()
+        table = diag.grain_table()
+        vol = sum(r["volume_m3"] for r in table)
+        assert vol == pytest.approx(tr.volume_m3, rel=1e-12)
+        assert sum(r["x_mean"] * r["volume_m3"] for r in table) / vol == pytest.approx(0.5)
+        assert all(r["x_std"] < 1e-12 for r in table)
+        assert np.allclose([[r["c_axis_x"], r["c_axis_y"], r["c_axis_z"]] for r in table],
+                           rots[:, :, 2])
+        mech.destroy()
+        tr.destroy()
+    assert results["one"]["gb_stress_max_Pa"] < 1e-8 * C11
+    assert abs(results["one"]["gb_normal_stress_max_Pa"]) < 1e-8 * C11
+    assert results["random"]["gb_stress_max_Pa"] > 1e9
+    assert results["random"]["gb_normal_stress_max_Pa"] > 1e8
