@@ -96,3 +96,18 @@ def test_validate_refuses_impossible_geometry(override, key):
     assert res.returncode == 2
     assert f"cases/pc_nc91_20mAg.toml with --set: {key}:" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_gmsh_failure_names_the_parameters_on_two_ranks(tmp_path):
+    """A fillet wider than the tiny {111} facets of a nearly cubic crystal: OCC fails."""
+    out = tmp_path / "mesh"
+    env = {**os.environ, "CHEMOMECH_MESH_CACHE": "off"}
+    sets = ["geometry.truncation=0.66", "geometry.edge_radius=0.75 um",
+            "geometry.mesh_size=0.5 um", "geometry.surface_mesh_size=0.4 um"]
+    res = _run([_mpiexec(), "-n", "2", *CHEMOMECH, "mesh", "cases/sc_faceted_nm91_200mAg.toml",
+                "--output", str(out), *[a for s in sets for a in ("--set", s)]], env)
+    assert res.returncode == 1
+    assert "Gmsh failed for shape=octahedron" in res.stderr
+    assert "edge_radius=0.75 um" in res.stderr and "Traceback" not in res.stderr
+    assert json.loads((out / "status.json").read_text())["status"] == "failed"
+    assert (out / "INCOMPLETE").exists()
