@@ -241,3 +241,25 @@ def test_meshed_platelet_basal_facets_follow_the_case_orientation():
     # two basal hexagons: area 2 x (3 sqrt3 / 2) (w/2)^2
     assert area[basal].sum() == pytest.approx(2 * 1.5 * np.sqrt(3) * 1.5**2, rel=1e-9)
     assert mesh_volume(pm.mesh) == pytest.approx(platelet_volume(3.0, 0.8), rel=1e-9)
+
+
+def _gb_facet_size(pm) -> float:
+    """Mean edge length of the grain-boundary triangles."""
+    from dolfinx.mesh import entities_to_geometry
+
+    ft = pm.facet_tags
+    facets = ft.indices[np.isin(ft.values, pm.facet_ids("grain_boundary"))]
+    p = pm.mesh.geometry.x[entities_to_geometry(pm.mesh, 2, facets, False)]
+    return float(np.mean([np.linalg.norm(p[:, i] - p[:, (i + 1) % 3], axis=1).mean()
+                          for i in range(3)]))
+
+
+def test_grain_boundary_mesh_size_refines_the_interfaces(poly):
+    semi = np.array([R, R, R])
+    spec = MeshSpec("sphere", semi, 0.5, 0.25, 0.5, h_gb=0.2,
+                    seeds=random_points_in_ellipsoid(8, semi, 3))
+    fine = build_spec_mesh(COMM, spec)
+    coarse_size, fine_size = _gb_facet_size(poly), _gb_facet_size(fine)
+    assert coarse_size > 0.3  # bulk 0.5, surface 0.25 where interfaces meet the surface
+    assert fine_size < 0.25  # grain_boundary_mesh_size 0.2
+    assert fine.grain_pairs == poly.grain_pairs  # same tessellation
