@@ -1,18 +1,33 @@
-"""Single-crystal sphere and ellipsoid particles with surface refinement.
+"""Distributed particle meshes: Gmsh on rank 0 (or the mesh cache), then DOLFINx.
 
-Lengths are passed in SI (m) and the mesh is built in the model length unit
-``length_unit`` (the solver uses micrometres for conditioning; see solver/scaling.py).
+Lengths are passed in SI (m) to :func:`build_particle_mesh` and in model units to
+:func:`build_spec_mesh` (a :class:`meshes.spec.MeshSpec`); the mesh is built in the model
+length unit ``length_unit`` (the solver uses micrometres for conditioning; see
+solver/scaling.py).  Tags and physical-group names: meshes/gmsh_model.py.
+
+A Gmsh failure is caught on rank 0, broadcast, and raised on *every* rank as
+:class:`MeshBuildError` naming the parameters, before the collective ``model_to_mesh``:
+no rank-local traceback, no hang.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-from mpi4py import MPI
 
-PARTICLE_TAG = 1  # physical cell group "particle"
-SURFACE_TAG = 1  # physical facet group "surface"
+from meshes.gmsh_model import (
+    GRAIN_BOUNDARY_TAG0,
+    PARTICLE_TAG,
+    SURFACE_TAG,
+    VOID_SURFACE_TAG,
+)
+from meshes.spec import MeshSpec
+
+log = logging.getLogger("chemomech")
 
 
 class MeshBuildError(RuntimeError):
@@ -24,82 +39,76 @@ class ParticleMesh:
     """A distributed particle mesh and its tags (model length unit)."""
 
     mesh: object  # dolfinx.mesh.Mesh
-    cell_tags: object  # dolfinx.mesh.MeshTags
+    cell_tags: object  # dolfinx.mesh.MeshTags (cell tag = grain id, from 1)
     facet_tags: object  # dolfinx.mesh.MeshTags
     physical_groups: dict
     length_unit: float  # m per model unit
+    num_grains: int = 1
+    # grain-boundary facet tag -> (grain i, grain j), i < j
+    grain_pairs: dict[int, tuple[int, int]] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # cache hit/miss, meshing time, CAD volume
+
+    def facet_ids(self, name: str) -> list[int]:
+        """Facet tags of a physical-group name; ``grain_boundary`` means all pairs."""
+        if name == "grain_boundary":
+            return sorted(self.grain_pairs)
+        if name in self.physical_groups:
+            return [int(self.physical_groups[name][1])]
+        return []
+
+    def cell_ids(self, name: str) -> list[int]:
+        """Cell tags of ``particle`` (all grains) or ``grain_<i>``."""
+        if name == "particle":
+            return list(range(1, self.num_grains + 1))
+        return [int(self.physical_groups[name][1])] if name in self.physical_groups else []
 
 
-def _gmsh_particle(semi_axes: np.ndarray, h_bulk: float, h_surf: float, depth: float,
-                   order: int) -> None:
-    """Create the Gmsh model (model units) on the calling rank."""
-    import gmsh
-
-    occ = gmsh.model.occ
-    vol = occ.addSphere(0.0, 0.0, 0.0, 1.0)
-    occ.dilate([(3, vol)], 0.0, 0.0, 0.0, *semi_axes)
-    occ.synchronize()
-    surfaces = [s[1] for s in gmsh.model.getBoundary([(3, vol)], oriented=False)]
-    gmsh.model.addPhysicalGroup(3, [vol], PARTICLE_TAG, name="particle")
-    gmsh.model.addPhysicalGroup(2, surfaces, SURFACE_TAG, name="surface")
-
-    field = gmsh.model.mesh.field
-    dist = field.add("Distance")
-    field.setNumbers(dist, "SurfacesList", surfaces)
-    field.setNumber(dist, "Sampling", 200)
-    thr = field.add("Threshold")
-    field.setNumber(thr, "InField", dist)
-    field.setNumber(thr, "SizeMin", h_surf)
-    field.setNumber(thr, "SizeMax", h_bulk)
-    field.setNumber(thr, "DistMin", 0.0)
-    field.setNumber(thr, "DistMax", depth)
-    field.setAsBackgroundMesh(thr)
-    gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
-    gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
-    gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
-    gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT: fast, parallel-capable tetrahedra
-    gmsh.option.setNumber("Mesh.Optimize", 1)
-    gmsh.model.mesh.generate(3)
-    if order > 1:
-        gmsh.model.mesh.setOrder(order)
+def _groups_info(groups: dict) -> tuple[int, dict[int, tuple[int, int]]]:
+    grains = sum(1 for n in groups if n.startswith("grain_") and
+                 not n.startswith("grain_boundary"))
+    pairs = {}
+    for name, grp in groups.items():
+        if name.startswith("grain_boundary_"):
+            i, j = name.split("_")[2:4]
+            pairs[int(grp[1])] = (int(i), int(j))
+    return max(grains, 1), pairs
 
 
-def build_particle_mesh(comm: MPI.Comm, semi_axes_m: list[float], mesh_size_m: float,
-                        surface_mesh_size_m: float, refinement_depth_m: float,
-                        length_unit: float = 1e-6, geometry_order: int = 1) -> ParticleMesh:
-    """Mesh an ellipsoid (a sphere when all semi-axes are equal) and distribute it.
-
-    Args:
-        comm: communicator; Gmsh runs on rank 0 only.
-        semi_axes_m: semi-axes along sample x, y, z [m].
-        mesh_size_m: bulk element size [m].
-        surface_mesh_size_m: element size at the surface [m].
-        refinement_depth_m: depth over which the size grows from the surface value to the
-            bulk value [m].
-        length_unit: metres per model unit of the returned mesh coordinates.
-        geometry_order: 1 for straight tetrahedra, 2 for curved (P2 geometry).
-    """
+def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
+                    cache: Path | None = None) -> ParticleMesh:
+    """Mesh a MeshSpec (model units) on rank 0, or load it from ``cache``; distribute."""
     from dolfinx.io import gmsh as dgmsh
 
-    semi = np.asarray(semi_axes_m, dtype=float) / length_unit
-    h_bulk, h_surf = mesh_size_m / length_unit, surface_mesh_size_m / length_unit
-    depth = refinement_depth_m / length_unit
-    error = None
-    model = None
+    from meshes import cache as mcache
+
+    error, info, model = None, {}, None
     if comm.rank == 0:
         import gmsh
 
+        t0 = time.perf_counter()
         gmsh.initialize(interruptible=False)
         gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("particle")
+        key = mcache.mesh_key(spec.key_dict(), gmsh.__version__)
+        hit = mcache.lookup(cache, key)
         try:
-            _gmsh_particle(semi, h_bulk, h_surf, depth, geometry_order)
-            if gmsh.model.mesh.getElementTypes(3).size == 0:
-                raise RuntimeError("no tetrahedra generated")
+            if hit is not None:
+                gmsh.open(str(hit))
+                info = {**mcache.read_meta(hit), "cache": "hit", "cache_file": str(hit)}
+            else:
+                gmsh.model.add("particle")
+                info = build_model_checked(spec)
+                info["cache"] = "off" if cache is None else "miss"
+                if cache is not None:
+                    try:
+                        path = mcache.store(cache, key, {**info, "spec": spec.describe()})
+                        info["cache_file"] = str(path)
+                        gmsh.clear()
+                        gmsh.open(str(path))  # the same .msh a later hit reads
+                    except OSError as exc:  # a read-only cache must not stop the run
+                        log.warning("mesh cache %s not writable (%s)", cache, exc)
+            info["mesh_s"] = time.perf_counter() - t0
         except Exception as exc:  # Gmsh raises plain Exceptions
-            error = (f"Gmsh failed for semi_axes={list(semi * length_unit)} m, "
-                     f"mesh_size={mesh_size_m} m, surface_mesh_size={surface_mesh_size_m} m: "
-                     f"{exc}")
+            error = f"Gmsh failed for {spec.describe()}: {exc}"
         model = gmsh.model
     error = comm.bcast(error, root=0)
     if error is not None:
@@ -115,6 +124,44 @@ def build_particle_mesh(comm: MPI.Comm, semi_axes_m: list[float], mesh_size_m: f
             import gmsh
 
             gmsh.finalize()
+    info = comm.bcast(info, root=0)
     data.mesh.topology.create_connectivity(2, 3)
-    return ParticleMesh(data.mesh, data.cell_tags, data.facet_tags,
-                        dict(data.physical_groups), length_unit)
+    groups = dict(data.physical_groups)
+    grains, pairs = _groups_info(groups)
+    return ParticleMesh(data.mesh, data.cell_tags, data.facet_tags, groups, length_unit,
+                        grains, pairs, info)
+
+
+def build_model_checked(spec: MeshSpec) -> dict:
+    """Build the Gmsh model of ``spec`` (rank 0)."""
+    from meshes.gmsh_model import build_model
+
+    return build_model(spec)
+
+
+def build_particle_mesh(comm, semi_axes_m: list[float], mesh_size_m: float,
+                        surface_mesh_size_m: float, refinement_depth_m: float,
+                        length_unit: float = 1e-6, geometry_order: int = 1,
+                        cache: Path | None = None) -> ParticleMesh:
+    """Mesh an ellipsoid (a sphere when all semi-axes are equal) and distribute it.
+
+    Args:
+        comm: communicator; Gmsh runs on rank 0 only.
+        semi_axes_m: semi-axes along sample x, y, z [m].
+        mesh_size_m: bulk element size [m].
+        surface_mesh_size_m: element size at the surface [m].
+        refinement_depth_m: depth over which the size grows from the surface value to the
+            bulk value [m].
+        length_unit: metres per model unit of the returned mesh coordinates.
+        geometry_order: 1 for straight tetrahedra, 2 for curved (P2 geometry).
+        cache: mesh-cache folder (None: no cache).
+    """
+    semi = np.asarray(semi_axes_m, dtype=float) / length_unit
+    spec = MeshSpec("ellipsoid", semi, mesh_size_m / length_unit,
+                    surface_mesh_size_m / length_unit, refinement_depth_m / length_unit,
+                    order=geometry_order, analytic_volume=4.0 / 3.0 * np.pi * np.prod(semi))
+    return build_spec_mesh(comm, spec, length_unit, cache)
+
+
+__all__ = ["GRAIN_BOUNDARY_TAG0", "PARTICLE_TAG", "SURFACE_TAG", "VOID_SURFACE_TAG",
+           "MeshBuildError", "ParticleMesh", "build_particle_mesh", "build_spec_mesh"]

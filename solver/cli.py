@@ -83,8 +83,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except CaseError as exc:
         return _fail_input(str(exc))
     steps = ", ".join(p.kind for p in case.protocol)
-    print(f"{args.case}: valid ({case['material']['name']}, "
-          f"{case['geometry']['shape']}, protocol: {steps})")
+    particle = case["geometry"]["shape"]
+    if case["grains"]["count"] > 1 or case["grains"]["centres_file"]:
+        particle += f", {case['grains']['centres_file'] or case['grains']['count']} grains"
+    if case["voids"]["volume_fraction"] > 0:
+        particle += f", {case['voids']['volume_fraction']:.3g} voids"
+    print(f"{args.case}: valid ({case['material']['name']}, {particle}, protocol: {steps})")
     return 0
 
 
@@ -170,11 +174,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("chemomech %s: %s -> %s on %d rank(s)%s", _version(), args.case, outdir, comm.size,
              f", restarting from {restart}" if restart else "")
 
+    from meshes import MeshBuildError
     from solver.simulation import SimulationError, run_simulation
 
     try:
         result = run_simulation(case, outdir, comm, args.max_steps, restart=restart)
-    except SimulationError as exc:  # raised on every rank alike (global decisions)
+    except (SimulationError, MeshBuildError) as exc:  # raised on every rank alike
         log.error("run failed: %s", exc)
         if comm.rank == 0:
             out.write_status(outdir, "failed", error=str(exc))
@@ -216,16 +221,31 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     if isinstance(prepared, int):
         return prepared
     case, comm, outdir = prepared
+    from meshes import MeshBuildError
     from meshes.quality import mesh_report
     from solver import output as out
     from solver.simulation import build_mesh
 
-    pm = build_mesh(case, comm)
-    report = mesh_report(pm, case["geometry"]["semi_axes"])
-    from dolfinx import io
+    try:
+        pm = build_mesh(case, comm)
+    except MeshBuildError as exc:  # raised on every rank alike
+        logging.getLogger("chemomech").error("mesh failed: %s", exc)
+        if comm.rank == 0:
+            out.write_status(outdir, "failed", error=str(exc))
+        return 1
+    spec = pm.info["spec"]
+    # rounded edges have no closed-form volume: compare with the exact CAD volume instead
+    exact = pm.info.get("cad_volume_um3") if spec.edge_radius > 0 else spec.analytic_volume
+    report = mesh_report(pm, exact_volume=exact or spec.analytic_volume)
+    from dolfinx import fem, io
 
+    from solver.grains import cell_grain_ids
+
+    grain = fem.Function(fem.functionspace(pm.mesh, ("DG", 0)), name="grain_id")
+    dofs = grain.function_space.dofmap.list[:, 0]
+    grain.x.array[dofs] = cell_grain_ids(pm)[: dofs.size]
     with io.VTKFile(comm, outdir / "mesh.pvd", "w") as vf:
-        vf.write_mesh(pm.mesh)
+        vf.write_function(grain, 0.0)  # the mesh with the grain id of every cell
     if comm.rank == 0:
         import json
 

@@ -69,7 +69,11 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "description": Spec("str", "free text, copied to the resolved case", ""),
     },
     "geometry": {
-        "shape": Spec("choice", "particle shape", "sphere", choices=("sphere", "ellipsoid")),
+        "shape": Spec("choice", "particle shape: sphere and ellipsoid (single crystal or, with "
+                      "grains.count > 1, polycrystal), faceted single crystals 'platelet' "
+                      "(hexagonal, basal (003) facets normal to c) and 'octahedron' "
+                      "(truncated, c along a {111} = (003) facet normal); docs/meshes.md",
+                      "sphere", choices=("sphere", "ellipsoid", "platelet", "octahedron")),
         "radius": Spec("quantity", "sphere radius", dimension="length", check=_positive),
         "semi_axes": Spec("quantity3", "ellipsoid semi-axes along sample x, y, z",
                           dimension="length", check=_positive3),
@@ -84,8 +88,65 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                                  "radius/4)", dimension="length", check=_positive),
         "degree": Spec("int", "polynomial degree of the Lagrange space for Li", 1,
                        check=lambda v: None if v in (1, 2) else "must be 1 or 2"),
+        "equivalent_diameter": Spec("quantity", "faceted shapes: diameter of the sphere of "
+                                    "equal volume (alternative to width/thickness)",
+                                    dimension="length", check=_positive),
+        "width": Spec("quantity", "platelet: corner-to-corner width of the hexagon; "
+                      "octahedron: corner-to-corner size before truncation",
+                      dimension="length", check=_positive),
+        "thickness": Spec("quantity", "platelet: distance between the basal (003) facets",
+                          dimension="length", check=_positive),
+        "aspect_ratio": Spec("number", "platelet sized by equivalent_diameter: thickness / "
+                             "width", 0.4, check=_positive),
+        "truncation": Spec("number", "octahedron: {100} truncation, 0 = octahedron, 1/3 = "
+                           "Archimedean truncated octahedron", 1.0 / 3.0,
+                           check=lambda v: None if 0.0 <= v < 2.0 / 3.0
+                           else "must lie in [0, 2/3)"),
+        "edge_radius": Spec("quantity", "faceted shapes: radius of rounded edges (0: sharp)",
+                            dimension="length", check=_nonnegative),
+        "grain_boundary_mesh_size": Spec("quantity", "element size at grain boundaries "
+                                         "(default: mesh_size)", dimension="length",
+                                         check=_positive),
+        "mesh_cache": Spec("str", "mesh-cache folder, or 'off' (default: $CHEMOMECH_MESH_CACHE "
+                           "or ~/.cache/chemomech/meshes)"),
+    },
+    "grains": {
+        "count": Spec("int", "number of primary grains (1: single crystal); sphere/ellipsoid "
+                      "split by a seeded Voronoi tessellation", 1,
+                      check=lambda v: None if v >= 1 else "must be >= 1"),
+        "seed": Spec("int", "random seed of the grain centres (same seed, same mesh)", 0),
+        "centres_file": Spec("str", "file of grain centres 'x y z' in um relative to the "
+                             "particle centre (replaces count/seed); relative to the case file"),
+    },
+    "voids": {
+        "volume_fraction": Spec("number", "fraction of the particle volume taken by spherical "
+                                "voids (0: none)", 0.0,
+                                check=lambda v: None if 0.0 <= v < 0.5
+                                else "must lie in [0, 0.5)"),
+        "radius": Spec("quantity", "void radius (adjusted slightly so the count is whole)",
+                       dimension="length", check=_positive),
+        "placement": Spec("choice", "'core' (porous core), 'random' or 'intergranular' (at "
+                          "grain junctions)", "core", choices=("core", "random",
+                                                               "intergranular")),
+        "core_fraction": Spec("number", "core region size relative to the particle", 0.5,
+                              check=lambda v: None if 0.0 < v <= 1.0 else "must lie in (0, 1]"),
+        "gap": Spec("quantity", "smallest distance between voids and to the surface "
+                    "(default: surface_mesh_size)", dimension="length", check=_positive),
+        "seed": Spec("int", "random seed of the void positions", 0),
+        "li_exchange": Spec("bool", "void surfaces exchange Li like the outer surface "
+                            "(default: blocked; they are traction-free either way)", False),
     },
     "orientation": {
+        "mode": Spec("choice", "'fixed' (euler_deg or c_axis for every grain), 'random' "
+                     "(uniform on SO(3)), 'radial' / 'tangential' (c-axis texture with "
+                     "spread_deg), 'file' (Bunge angles per grain)", "fixed",
+                     choices=("fixed", "random", "radial", "tangential", "file")),
+        "seed": Spec("int", "random seed of random/textured orientations", 0),
+        "spread_deg": Spec("number", "texture spread: half-angle of the cone (uniform on the "
+                           "spherical cap) of c-axis deviations [deg]", 0.0,
+                           check=lambda v: None if 0.0 <= v <= 180.0 else "must lie in [0, 180]"),
+        "file": Spec("str", "mode = 'file': rows 'grain phi1 Phi phi2' (Bunge, degrees), "
+                     "relative to the case file"),
         "euler_deg": Spec("vector3", "Bunge (z-x'-z'') Euler angles phi1, Phi, phi2 in "
                           "degrees, active rotation crystal -> sample"),
         "c_axis": Spec("vector3", "direction of the crystal c-axis in the sample frame "
@@ -371,8 +432,13 @@ def apply_overrides(raw: dict[str, Any], sets: list[str], source: str) -> dict[s
     return data
 
 
-def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case") -> Case:
-    """Validate a raw case dict; return a Case in SI units or raise CaseError."""
+def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
+             base_dir: Path | None = None) -> Case:
+    """Validate a raw case dict; return a Case in SI units or raise CaseError.
+
+    ``base_dir`` is the folder relative file names in the case refer to (the case file's
+    folder; default: the working directory).
+    """
     if not isinstance(raw, dict):
         raise CaseError(source, "", "expected a TOML table")
     allowed = set(SCHEMA) | {"protocol"}
@@ -391,8 +457,12 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case") ->
     run["output"] = run["output"] or f"results/{run['name']}"
     resolved["run"].update(name=run["name"], output=run["output"])
 
+    base = Path(base_dir) if base_dir is not None else Path(".")
     _check_geometry(source, values["geometry"], resolved["geometry"])
-    _check_orientation(source, values["orientation"], resolved["orientation"])
+    _check_orientation(source, values["orientation"], resolved["orientation"], base)
+    _check_particle(source, values, base)
+    if values["grains"]["centres_file"] is not None:
+        resolved["grains"]["centres_file"] = values["grains"]["centres_file"]
     material = _check_material(source, values["material"])
     temperature = values["conditions"]["temperature"]
 
@@ -449,7 +519,71 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case") ->
     return Case(source, values, tuple(steps), resolved)
 
 
+_FACETED_KEYS = ("equivalent_diameter", "width", "thickness", "edge_radius")
+
+
 def _check_geometry(source: str, g: dict[str, Any], r: dict[str, Any]) -> None:
+    if g["shape"] in ("platelet", "octahedron"):
+        _check_faceted(source, g)
+        rmin = g["_inradius"]
+    else:
+        for key in _FACETED_KEYS:
+            if g[key] is not None:
+                raise CaseError(source, f"geometry.{key}", "only for faceted shapes "
+                                "('platelet', 'octahedron')")
+        rmin = _check_ellipsoid(source, g)
+    if g["mesh_size"] is None:
+        g["mesh_size"] = rmin / 8
+        r["mesh_size"] = format_quantity(g["mesh_size"], "length")
+    if g["surface_mesh_size"] is None:
+        g["surface_mesh_size"] = g["mesh_size"]
+        r["surface_mesh_size"] = r["mesh_size"]
+    if g["refinement_depth"] is None:
+        g["refinement_depth"] = rmin / 4
+        r["refinement_depth"] = format_quantity(g["refinement_depth"], "length")
+    for key in ("mesh_size", "surface_mesh_size", "grain_boundary_mesh_size"):
+        if g[key] is None:
+            continue
+        if g[key] >= rmin:
+            raise CaseError(source, f"geometry.{key}", f"{g[key]:.3g} m is not smaller than "
+                            f"the particle's smallest semi-axis {rmin:.3g} m")
+        if g[key] < rmin / 400:
+            raise CaseError(source, f"geometry.{key}", f"{g[key]:.3g} m would give more than "
+                            "~1e8 elements; expected at least 1/400 of the particle radius")
+    if g["refinement_depth"] > rmin:
+        raise CaseError(source, "geometry.refinement_depth",
+                        "must not exceed the particle's smallest semi-axis")
+    g.pop("_inradius", None)
+
+
+def _check_faceted(source: str, g: dict[str, Any]) -> None:
+    """Sizes of a faceted crystal; stores its inradius [m] in g['_inradius']."""
+    from meshes.spec import faceted_polyhedron, inradius
+
+    shape = g["shape"]
+    for key in ("radius", "semi_axes"):
+        if g[key] is not None:
+            raise CaseError(source, f"geometry.{key}", "only for shape = 'sphere' / "
+                            "'ellipsoid'; faceted shapes take equivalent_diameter or width")
+    if g["equivalent_diameter"] is not None and g["width"] is not None:
+        raise CaseError(source, "geometry.width", "give either equivalent_diameter or width, "
+                        "not both")
+    if g["equivalent_diameter"] is None and g["width"] is None:
+        raise CaseError(source, "geometry.equivalent_diameter", f"a {shape} needs "
+                        "equivalent_diameter (e.g. '4 um') or width")
+    if shape == "platelet" and g["width"] is not None and g["thickness"] is None:
+        raise CaseError(source, "geometry.thickness", "a platelet sized by width needs "
+                        "thickness")
+    if shape != "platelet" and g["thickness"] is not None:
+        raise CaseError(source, "geometry.thickness", "only for shape = 'platelet'")
+    poly = faceted_polyhedron(g, 1e-6)  # in um: the polyhedron tolerances are relative
+    g["_inradius"] = inradius(poly) * 1e-6
+    if g["edge_radius"] is not None and g["edge_radius"] >= 0.5 * g["_inradius"]:
+        raise CaseError(source, "geometry.edge_radius", f"{g['edge_radius']:.3g} m must be "
+                        f"below half the crystal's inradius {g['_inradius']:.3g} m")
+
+
+def _check_ellipsoid(source: str, g: dict[str, Any]) -> float:
     if g["shape"] == "sphere":
         if g["radius"] is None:
             raise CaseError(source, "geometry.radius", "a sphere needs a radius, e.g. '2 um'")
@@ -462,34 +596,64 @@ def _check_geometry(source: str, g: dict[str, Any], r: dict[str, Any]) -> None:
                             "e.g. ['2 um', '2 um', '1.5 um']")
         if g["radius"] is not None:
             raise CaseError(source, "geometry.radius", "only for shape = 'sphere'")
-    rmin = min(g["semi_axes"])
-    if g["mesh_size"] is None:
-        g["mesh_size"] = rmin / 8
-        r["mesh_size"] = format_quantity(g["mesh_size"], "length")
-    if g["surface_mesh_size"] is None:
-        g["surface_mesh_size"] = g["mesh_size"]
-        r["surface_mesh_size"] = r["mesh_size"]
-    if g["refinement_depth"] is None:
-        g["refinement_depth"] = rmin / 4
-        r["refinement_depth"] = format_quantity(g["refinement_depth"], "length")
-    for key in ("mesh_size", "surface_mesh_size"):
-        if g[key] >= rmin:
-            raise CaseError(source, f"geometry.{key}", f"{g[key]:.3g} m is not smaller than "
-                            f"the particle's smallest semi-axis {rmin:.3g} m")
-        if g[key] < rmin / 400:
-            raise CaseError(source, f"geometry.{key}", f"{g[key]:.3g} m would give more than "
-                            "~1e8 elements; expected at least 1/400 of the particle radius")
-    if g["refinement_depth"] > rmin:
-        raise CaseError(source, "geometry.refinement_depth",
-                        "must not exceed the particle's smallest semi-axis")
+    return min(g["semi_axes"])
 
 
-def _check_orientation(source: str, o: dict[str, Any], r: dict[str, Any]) -> None:
+def _check_orientation(source: str, o: dict[str, Any], r: dict[str, Any], base: Path) -> None:
+    mode = o["mode"]
+    if mode != "fixed":
+        for key in ("euler_deg", "c_axis"):
+            if o[key] is not None:
+                raise CaseError(source, f"orientation.{key}", "only for mode = 'fixed' (the "
+                                f"{mode} mode sets every grain's orientation)")
+    if mode in ("radial", "tangential") and o["spread_deg"] is None:
+        o["spread_deg"] = 0.0
+    if mode == "file":
+        if o["file"] is None:
+            raise CaseError(source, "orientation.file", "mode = 'file' needs a file of "
+                            "'grain phi1 Phi phi2' rows")
+        path = Path(o["file"])
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise CaseError(source, "orientation.file", f"cannot read {path}")
+        o["file"] = r["file"] = str(path.resolve())  # the resolved case works elsewhere
+    elif o["file"] is not None:
+        raise CaseError(source, "orientation.file", "only for mode = 'file'")
     if o["euler_deg"] is not None and o["c_axis"] is not None:
         raise CaseError(source, "orientation", "give either euler_deg or c_axis, not both")
-    if o["euler_deg"] is None and o["c_axis"] is None:
+    if mode == "fixed" and o["euler_deg"] is None and o["c_axis"] is None:
         o["c_axis"] = [0.0, 0.0, 1.0]
         r["c_axis"] = [0.0, 0.0, 1.0]
+
+
+def _check_particle(source: str, values: dict[str, Any], base: Path) -> None:
+    """Grains and voids: build the mesh spec (NumPy only) and refuse impossible geometry."""
+    from meshes.spec import GeometryError, spec_from_case
+
+    g, o = values["geometry"], values["orientation"]
+    gr = values["grains"]
+    if gr["centres_file"] is not None:
+        path = Path(gr["centres_file"])
+        gr["centres_file"] = str((path if path.is_absolute() else base / path).resolve())
+    if values["voids"]["volume_fraction"] == 0.0:
+        for key in ("radius", "gap"):
+            if values["voids"][key] is not None:
+                raise CaseError(source, f"voids.{key}", "has no effect without "
+                                "voids.volume_fraction > 0")
+    try:
+        spec = spec_from_case(values, 1e-6, None)
+    except GeometryError as exc:
+        raise CaseError(source, exc.key, str(exc)) from None
+    if o["mode"] == "file":
+        from solver.orientations import read_euler_file
+
+        try:
+            read_euler_file(o["file"], spec.num_grains)
+        except ValueError as exc:
+            raise CaseError(source, "orientation.file", str(exc)) from None
+    if g["shape"] in ("platelet", "octahedron") and o["mode"] != "fixed":
+        raise CaseError(source, "orientation.mode", "a faceted single crystal takes a fixed "
+                        "orientation (euler_deg or c_axis), which also turns its facets")
 
 
 def _check_material(source: str, m: dict[str, Any]):
@@ -514,7 +678,7 @@ def load_case(path: str | Path, sets: list[str] | None = None) -> Case:
     if sets:
         source = f"{path} with --set"
         raw = apply_overrides(raw, sets, source)
-    return validate(raw, source, path.stem)
+    return validate(raw, source, path.stem, path.parent)
 
 
 def schema_markdown() -> str:

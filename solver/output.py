@@ -28,6 +28,7 @@ TIMESERIES_COLUMNS = [
     "newton_its", "ksp_its", "coupling_its", "elasticity_ksp_its", "strain_003_mean",
     "strain_003_std", "vm_stress_max_Pa", "hydrostatic_stress_min_Pa",
     "hydrostatic_stress_max_Pa", "elastic_energy_J", "wall_s",
+    "gb_stress_max_Pa", "gb_normal_stress_max_Pa",
 ]
 MECHANICS_COLUMNS = ["strain_003_mean", "strain_003_std", "vm_stress_max_Pa",
                      "hydrostatic_stress_min_Pa", "hydrostatic_stress_max_Pa",
@@ -125,11 +126,13 @@ class TimeSeries:
             self._file.close()
 
 
-def truncate_timeseries(path: Path, last_step: int) -> None:
+def truncate_timeseries(path: Path, last_step: int, require_row: bool = True) -> None:
     """Keep the header and the rows up to accepted step ``last_step`` (atomically).
 
     A run killed after its last checkpoint wrote rows past it (possibly a half row); the
-    restart recomputes those steps, so they are dropped before it appends.
+    restart recomputes those steps, so they are dropped before it appends.  Any CSV whose
+    first column is the step works (``grains.csv`` too, with ``require_row=False``: it
+    has rows only at field outputs).
     """
     with open(path, newline="") as fh:
         lines = fh.read().splitlines(keepends=True)
@@ -139,7 +142,7 @@ def truncate_timeseries(path: Path, last_step: int) -> None:
         if not line.endswith("\n") or not first.isdigit() or int(first) > last_step:
             break
         kept.append(line)
-    if not kept or int(kept[-1].split(",", 1)[0]) != last_step:
+    if require_row and (not kept or int(kept[-1].split(",", 1)[0]) != last_step):
         raise RuntimeError(f"{path}: no row for step {last_step} (the checkpoint's step); "
                            "the time series does not belong to this checkpoint")
     tmp = path.with_name(path.name + ".tmp")

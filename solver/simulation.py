@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-from meshes import build_particle_mesh
+from meshes import build_spec_mesh
 from solver.config import Case
 from solver.crystal import rotation_from_case
 from solver.materials import get_material
@@ -60,11 +60,36 @@ def material_from_case(case: Case):
                                       if k != "name" and v is not None})
 
 
+def mesh_spec(case: Case):
+    """The case's MeshSpec (model units); faceted crystals are turned by the orientation."""
+    from meshes.spec import FACETED, spec_from_case
+
+    rotation = (rotation_from_case(case["orientation"])
+                if case["geometry"]["shape"] in FACETED else None)
+    return spec_from_case(case.values, LENGTH_UNIT, rotation)
+
+
 def build_mesh(case: Case, comm: MPI.Comm):
-    """Mesh the case's particle (Gmsh on rank 0)."""
-    g = case["geometry"]
-    return build_particle_mesh(comm, g["semi_axes"], g["mesh_size"], g["surface_mesh_size"],
-                               g["refinement_depth"], LENGTH_UNIT)
+    """Mesh the case's particle (Gmsh on rank 0, or the mesh cache); log hit/miss and time."""
+    from meshes.cache import cache_dir
+
+    spec = mesh_spec(case)
+    pm = build_spec_mesh(comm, spec, LENGTH_UNIT, cache_dir(case["geometry"]["mesh_cache"]))
+    pm.info["spec"] = spec
+    if comm.rank == 0:
+        info = pm.info
+        log.info("mesh: %s; cache %s%s, %.2f s on rank 0", spec.describe(), info["cache"],
+                 f" ({info['cache_file']})" if "cache_file" in info else "",
+                 info.get("mesh_s", float("nan")))
+    return pm
+
+
+def grain_rotations_for(case: Case, pm) -> np.ndarray:
+    """Crystal -> sample rotation per grain (num_grains, 3, 3)."""
+    from solver.orientations import grain_rotations
+
+    spec = pm.info.get("spec") or mesh_spec(case)
+    return grain_rotations(case["orientation"], spec.grain_centres)
 
 
 class Progress:
@@ -113,10 +138,18 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
 
     t_mesh = time.perf_counter()
     pm = build_mesh(case, comm)
-    rotation = rotation_from_case(case["orientation"])
+    from meshes import SURFACE_TAG, VOID_SURFACE_TAG
+    from solver.grains import GrainDiagnostics, GrainTable, cell_rotations
+
+    grain_rot = grain_rotations_for(case, pm)
+    rotation = grain_rot[0] if pm.num_grains == 1 else cell_rotations(pm, grain_rot)
+    activity = None  # void surfaces are blocked for Li unless the case opens them
+    if case["voids"]["li_exchange"] and pm.facet_ids("void_surface"):
+        activity = {SURFACE_TAG: 1.0, VOID_SURFACE_TAG: 1.0}
     mech_case = case["mechanics"]
     two_way = mech_case["coupling"] == "two-way"
     tr = LiTransport(pm, material, rotation, degree=case["geometry"]["degree"],
+                     facet_activity=activity,
                      local_stress_potential=(
                          (lambda x, T: local_stress_potential(material, x, T)) if two_way
                          else None),
@@ -134,6 +167,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                           petsc_options=mech_case["petsc"])
     stepper = CoupledSolver(tr, mech, mech_case["coupling"], mech_case["coupling_tol"],
                             mech_case["coupling_max_it"])
+    grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
     unknowns = tr.V_space.dofmap.index_map.size_global + 1
     if mech is not None:
         unknowns += mech.U.dofmap.index_map.size_global * 3
@@ -174,12 +208,22 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     # (time, file) of every field output, for vtk/fields.pvd across restarts
     pvd_entries: list = [tuple(e) for e in meta.get("pvd_entries", [])]
     own_writes = 0
+    grains_path = outdir / "grains.csv" if (rank0 and outdir) else None
+    if grains_path is not None and restart is not None and grains_path.exists():
+        truncate_timeseries(grains_path, meta["step"], require_row=False)
+    grain_table = GrainTable(grains_path, append=restart is not None)
+    last_write: list = [None]  # (step, t) of the last field output: never twice
 
-    def write_fields(time_s: float) -> None:
+    def write_fields(t_now: float) -> None:
         nonlocal own_writes
-        fields.write(time_s)
-        pvd_entries.append((time_s, f"{stem}{own_writes:06d}.pvtu"))  # VTKFile's naming
-        own_writes += 1
+        if last_write[0] == (step, t_now):
+            return
+        last_write[0] = (step, t_now)
+        if fields is not None:
+            fields.write(t_now)
+            pvd_entries.append((t_now, f"{stem}{own_writes:06d}.pvtu"))  # VTKFile's naming
+            own_writes += 1
+        grain_table.write(step, t_now, grains.grain_table())
 
     t, step, charge = 0.0, 0, 0.0  # s, accepted steps, C passed (charge positive)
     li_out = 0.0  # mol of Li that left through the surface
@@ -230,7 +274,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
             "ksp_its": res.ksp_iterations if res else 0,
             "coupling_its": res.coupling_iterations if res else 0,
             "elasticity_ksp_its": res.elasticity_ksp_iterations if res else 0,
-            "wall_s": time.perf_counter() - wall0, **md,
+            "wall_s": time.perf_counter() - wall0, **md, **grains.grain_boundary_stress(),
         }
         series.write(row)
         rows.append(row)
@@ -239,8 +283,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     first = case.protocol[0]
     if restart is None:
         record(0, first.kind, first.temperature, 0.0, 0.0, 0.0, None)
-        if fields is not None:
-            write_fields(t)
+        write_fields(t)
     status = "completed"
     row: dict = {}
     start_index = meta.get("protocol_index", 0)
@@ -330,7 +373,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                 if res.iterations / max(1, res.coupling_iterations) > 6:
                     grow = min(grow, 0.7)
                 dt = float(np.clip(max(dt, dt_try) * grow, num["dt_min"], num["dt_max"]))
-                if fields is not None and (step % out["field_every"] == 0 or reason):
+                if step % out["field_every"] == 0 or reason:
                     write_fields(t)
                 progress.update(step, f"step {step:5d}  t = {t:9.2f} s  dt = {dt_try:8.3g} s  "
                                 f"V = {V_new:.4f} V  Q = {charge * cap_scale:7.2f} mAh/g  "
@@ -344,7 +387,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                 log.info("protocol step %d ended by %s at t = %.6g s, V = %.5f V, "
                          "%.3f mAh/g", ps_index, reason, t, float(tr.V.value),
                          abs(step_q) * cap_scale)
-            if fields is not None and step % out["field_every"] != 0:
+            if step % out["field_every"] != 0:
                 write_fields(t)
             if status == "max_steps":
                 break
@@ -353,6 +396,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     finally:
         progress.close()
         series.close()
+        grain_table.close()
         if fields is not None:
             fields.close()
             if restart is not None and out["pvd"] and rank0:

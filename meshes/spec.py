@@ -1,0 +1,257 @@
+"""What to mesh: a :class:`MeshSpec` built from the case's geometry/grains/voids/orientation.
+
+Pure NumPy/SciPy (no Gmsh, no DOLFINx, no MPI) so that ``chemomech validate`` can build
+the spec and refuse impossible geometry before any mesh is made.  Lengths here are in the
+model unit (um, solver/scaling.py); the case gives SI metres.
+
+The spec is also the mesh-cache key (meshes/cache.py): every number that changes the mesh
+is in :meth:`MeshSpec.key_dict`, nothing else is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from meshes.polyhedra import (
+    Polyhedron,
+    ellipsoid_volume,
+    hexagonal_platelet,
+    random_points_in_ellipsoid,
+    scale_to_volume,
+    truncated_octahedron,
+)
+from meshes.voids import VoidPlacementError, place_voids, void_count_and_radius
+
+FACETED = ("platelet", "octahedron")
+
+
+class GeometryError(ValueError):
+    """Impossible geometry; ``key`` names the case key at fault (for CaseError)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(message)
+
+
+@dataclass
+class MeshSpec:
+    """Geometry and mesh sizes of one particle, in model units (um)."""
+
+    shape: str
+    semi_axes: np.ndarray  # ellipsoid semi-axes; for faceted shapes the half extents
+    h_bulk: float
+    h_surf: float
+    depth: float
+    polyhedron: Polyhedron | None = None  # faceted shapes, sample frame
+    edge_radius: float = 0.0
+    seeds: np.ndarray | None = None  # (n, 3) grain seeds, n >= 2 for a polycrystal
+    void_centres: np.ndarray | None = None  # (m, 3)
+    void_radius: float = 0.0
+    h_gb: float | None = None  # element size at grain boundaries
+    order: int = 1
+    analytic_volume: float = 0.0  # solid volume (voids removed), um^3
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_grains(self) -> int:
+        return 1 if self.seeds is None else len(self.seeds)
+
+    @property
+    def grain_centres(self) -> np.ndarray:
+        """Seed points (the grain centres used for textures), (num_grains, 3)."""
+        return np.zeros((1, 3)) if self.seeds is None else self.seeds
+
+    def key_dict(self) -> dict:
+        """Every parameter that determines the mesh, rounded to 12 significant digits."""
+
+        def r(a):
+            if a is None:
+                return None
+            arr = np.asarray(a, dtype=float)
+            return [float(f"{v:.12g}") for v in arr.ravel()]
+
+        poly = self.polyhedron
+        return {
+            "shape": self.shape, "semi_axes": r(self.semi_axes), "h_bulk": r(self.h_bulk),
+            "h_surf": r(self.h_surf), "depth": r(self.depth),
+            "polyhedron": None if poly is None else {"vertices": r(poly.vertices),
+                                                     "faces": poly.faces},
+            "edge_radius": r(self.edge_radius), "seeds": r(self.seeds),
+            "void_centres": r(self.void_centres), "void_radius": r(self.void_radius),
+            "h_gb": r(self.h_gb), "order": self.order,
+        }
+
+    def describe(self) -> str:
+        """Short human-readable summary for log lines and error messages."""
+        text = (f"shape={self.shape}, semi_axes={np.round(self.semi_axes, 4).tolist()} um, "
+                f"mesh_size={self.h_bulk:.4g} um, surface_mesh_size={self.h_surf:.4g} um")
+        if self.seeds is not None:
+            text += f", grains={len(self.seeds)}"
+        if self.void_centres is not None:
+            text += f", voids={len(self.void_centres)} x r={self.void_radius:.4g} um"
+        if self.edge_radius:
+            text += f", edge_radius={self.edge_radius:.4g} um"
+        return text
+
+
+def faceted_polyhedron(g: dict, unit: float) -> Polyhedron:
+    """The faceted crystal of a validated [geometry] in the *crystal* frame (model units).
+
+    Platelet: ``width`` (corner to corner) and ``thickness``, or ``equivalent_diameter``
+    with ``aspect_ratio`` = thickness/width.  Octahedron: ``equivalent_diameter`` (or
+    ``width`` = the distance between opposite {111} corners before truncation, 2 x size)
+    and ``truncation``.
+    """
+    if g["shape"] == "platelet":
+        if g.get("width") is not None:
+            return hexagonal_platelet(g["width"] / unit, g["thickness"] / unit)
+        d = g["equivalent_diameter"] / unit
+        ar = g["aspect_ratio"]
+        vol = np.pi * d**3 / 6.0
+        # V = (3 sqrt3 / 2) (w/2)^2 (ar w)  ->  w
+        w = (vol / (1.5 * np.sqrt(3.0) * 0.25 * ar)) ** (1.0 / 3.0)
+        return hexagonal_platelet(w, ar * w)
+    poly = truncated_octahedron(1.0, g["truncation"])
+    if g.get("width") is not None:
+        return poly.scaled(0.5 * g["width"] / unit)
+    return scale_to_volume(poly, np.pi * (g["equivalent_diameter"] / unit) ** 3 / 6.0)
+
+
+def inradius(poly: Polyhedron) -> float:
+    """Distance from the origin to the nearest face plane."""
+    return float(min(abs(np.dot(poly.vertices[f[0]], n))
+                     for f, n in zip(poly.faces, poly.normals, strict=True)))
+
+
+def read_centres_file(path: str | Path) -> np.ndarray:
+    """Grain centres (n, 3) in um from rows ``x y z`` (commas or spaces, # comments)."""
+    pts = []
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].replace(",", " ").strip()
+        if not text:
+            continue
+        try:
+            vals = [float(v) for v in text.split()]
+            if len(vals) != 3:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: expected three numbers 'x y z' in um; "
+                             f"got {line!r}") from None
+        pts.append(vals)
+    if not pts:
+        raise ValueError(f"{path}: no grain centres")
+    return np.array(pts)
+
+
+def triple_junction_points(seeds: np.ndarray, semi: np.ndarray, per_edge: int = 9
+                           ) -> np.ndarray:
+    """Points on the edges of the Voronoi cells (where three or more grains meet)."""
+    from meshes.polyhedra import voronoi_cells
+
+    pts = []
+    t = np.linspace(0.0, 1.0, per_edge + 2)[:, None]
+    for cell in voronoi_cells(seeds, -semi * 1.01, semi * 1.01):
+        for f in cell.faces:
+            for a, b in zip(f, f[1:] + f[:1], strict=True):
+                pa, pb = cell.vertices[a], cell.vertices[b]
+                pts.append(pa + t * (pb - pa))
+    return np.unique(np.round(np.vstack(pts), 9), axis=0)
+
+
+def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None,
+                   base_dir: Path | None = None) -> MeshSpec:
+    """Build (and check) the MeshSpec of a case's values (SI) in model units.
+
+    ``rotation`` is the single-crystal orientation (crystal -> sample) that faceted
+    shapes are rotated by.  Raises :class:`GeometryError` naming the key at fault.
+    """
+    g, gr, vo = values["geometry"], values.get("grains") or {}, values.get("voids") or {}
+    shape = g["shape"]
+    h, hs, depth = g["mesh_size"] / unit, g["surface_mesh_size"] / unit, \
+        g["refinement_depth"] / unit
+    poly = None
+    if shape in FACETED:
+        poly = faceted_polyhedron(g, unit)
+        if rotation is not None:
+            poly = poly.rotated(np.asarray(rotation, dtype=float))
+        semi = np.abs(poly.vertices).max(axis=0)
+        volume = poly.volume
+    else:
+        semi = np.asarray(g["semi_axes"], dtype=float) / unit
+        volume = ellipsoid_volume(semi)
+    spec = MeshSpec(shape, semi, h, hs, depth, polyhedron=poly,
+                    edge_radius=(g.get("edge_radius") or 0.0) / unit, order=1,
+                    analytic_volume=volume)
+    if g.get("grain_boundary_mesh_size") is not None:
+        spec.h_gb = g["grain_boundary_mesh_size"] / unit
+
+    count = gr.get("count", 1) or 1
+    if gr.get("centres_file"):
+        path = Path(gr["centres_file"])
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        try:
+            seeds = read_centres_file(path)
+        except OSError as exc:
+            raise GeometryError("grains.centres_file", f"cannot read {path} "
+                                f"({exc.strerror})") from None
+        except ValueError as exc:
+            raise GeometryError("grains.centres_file", str(exc)) from None
+        if np.any(np.sum((seeds / semi) ** 2, axis=1) >= 1.0):
+            raise GeometryError("grains.centres_file", f"{path}: every grain centre must lie "
+                                "inside the particle (um, relative to its centre)")
+        count = len(seeds)
+    else:
+        seeds = None
+    if count > 1:
+        if shape in FACETED:
+            raise GeometryError("grains.count", "polycrystals are built from shape = "
+                                "'sphere' or 'ellipsoid'")
+        d_grain = (6.0 * volume / (np.pi * count)) ** (1.0 / 3.0)
+        h_gb = spec.h_gb or h
+        if d_grain < 2.0 * max(h_gb, hs):
+            raise GeometryError("grains.count", f"{count} grains have a mean diameter of "
+                                f"{d_grain:.3g} um, less than two elements "
+                                f"(mesh size {max(h_gb, hs):.3g} um): use fewer grains or a "
+                                "smaller geometry.mesh_size / grain_boundary_mesh_size")
+        if seeds is None:
+            seeds = random_points_in_ellipsoid(count, semi, gr.get("seed", 0))
+        if len(np.unique(np.round(seeds, 9), axis=0)) < len(seeds):
+            raise GeometryError("grains.centres_file", "two grain centres coincide")
+        spec.seeds = seeds
+
+    phi = vo.get("volume_fraction") or 0.0
+    if phi > 0:
+        if shape in FACETED:
+            raise GeometryError("voids.volume_fraction", "voids are placed in shape = "
+                                "'sphere' or 'ellipsoid' particles")
+        if vo.get("radius") is None:
+            raise GeometryError("voids.radius", "voids need a radius, e.g. '0.3 um'")
+        r = vo["radius"] / unit
+        if r >= semi.min():
+            raise GeometryError("voids.radius", f"voids of radius {r:.3g} um are larger than "
+                                f"the particle (smallest semi-axis {semi.min():.3g} um)")
+        gap = vo["gap"] / unit if vo.get("gap") is not None else hs
+        junctions = None
+        if vo.get("placement") == "intergranular" and spec.seeds is not None:
+
+            junctions = triple_junction_points(spec.seeds, semi)
+        _, r_adj = void_count_and_radius(semi, phi, r)
+        if r_adj < 0.5 * hs:
+            # voids are meshed with elements of radius/4 (meshes/gmsh_model.py): far below
+            # the surface size that explodes the element count
+            raise GeometryError("voids.radius", f"voids of radius {r_adj:.3g} um cannot be "
+                                f"resolved: expected at least half the surface_mesh_size "
+                                f"{hs:.3g} um")
+        try:
+            centres, r_used = place_voids(semi, phi, r, vo.get("placement", "core"),
+                                          vo.get("seed", 0), gap, vo.get("core_fraction", 0.5),
+                                          junctions)
+        except VoidPlacementError as exc:
+            raise GeometryError(exc.key, str(exc)) from None
+        spec.void_centres, spec.void_radius = centres, r_used
+        spec.analytic_volume = volume - len(centres) * 4.0 / 3.0 * np.pi * r_used**3
+    return spec
