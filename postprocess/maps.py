@@ -1,0 +1,89 @@
+"""Map figures: images with micrometre scale bars, colour bars and units."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from postprocess.io import save_figure  # noqa: E402
+
+
+def scale_bar_length(width_um: float) -> float:
+    """A round scale-bar length of about a fifth of the image width [um]."""
+    target = width_um / 5.0
+    for v in (10.0, 5.0, 2.0, 1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01):
+        if v <= target:
+            return v
+    return target
+
+
+def show_map(ax, image: np.ndarray, extent, *, title: str, label: str, cmap: str = "viridis",
+             symmetric: bool = False, fig=None):
+    """One map panel with a scale bar (lower left) and a colour bar."""
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    vals = image[np.isfinite(image)]
+    kw = {}
+    if vals.size:
+        if symmetric:
+            lim = float(np.nanpercentile(np.abs(vals), 99.5)) or 1.0
+            kw = {"vmin": -lim, "vmax": lim}
+        else:
+            lo, hi = np.nanpercentile(vals, [0.5, 99.5])
+            kw = {"vmin": float(lo), "vmax": float(hi) if hi > lo else float(lo) + 1e-12}
+    cm = plt.get_cmap(cmap).copy()
+    cm.set_bad("0.92")
+    im = ax.imshow(image, origin="lower", extent=extent, cmap=cm, interpolation="nearest", **kw)
+    width = extent[1] - extent[0]
+    bar = scale_bar_length(width)
+    ax.add_artist(AnchoredSizeBar(ax.transData, bar, f"{bar:g} µm", "lower left", pad=0.4,
+                                  color="black", frameon=False, size_vertical=width / 150))
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    (fig or ax.figure).colorbar(im, ax=ax, shrink=0.85, label=label)
+    return im
+
+
+def extent_of(maps: dict) -> list[float]:
+    xs, ys, h = maps["x_centres_um"], maps["y_centres_um"], float(maps["pixel_size_um"])
+    return [xs[0] - h / 2, xs[-1] + h / 2, ys[0] - h / 2, ys[-1] + h / 2]
+
+
+def _axis_name(v: np.ndarray) -> str:
+    return "(" + ", ".join(f"{c:+.2f}" for c in v) + ")"
+
+
+def sxdm_figure(maps: dict, path: Path, title: str = "") -> Path:
+    """Six panels: Delta d/d (mean, reference), theta_xy, theta_xz, intensity, Li fraction."""
+    ext = extent_of(maps)
+    fig, axes = plt.subplots(2, 3, figsize=(13.5, 8.2), constrained_layout=True)
+    m = maps["mask"]
+
+    def std(key):
+        return float(np.nanstd(maps[key][m])) if m.any() else float("nan")
+
+    panels = [
+        ("dd_mean", 100.0, "Δd/d vs particle mean", "Δd/d [%]", "RdBu_r", True),
+        ("dd_ref", 100.0, "Δd/d vs unstrained reference", "Δd/d [%]", "RdBu_r", False),
+        ("x_map", 1.0, "Li fraction x (beam-averaged)", "x [-]", "viridis", False),
+        ("theta_xy_deg", 1.0, "θxy (tilt about the beam)", "θxy [deg]", "PuOr_r", True),
+        ("theta_xz_deg", 1.0, "θxz (tilt in the scattering plane)", "θxz [deg]", "PuOr_r",
+         True),
+        ("intensity_um", 1.0, "integrated intensity", "diffracting thickness [µm]", "magma",
+         False),
+    ]
+    for ax, (key, scale, name, label, cmap, sym) in zip(axes.ravel(), panels, strict=True):
+        img = maps[key] * scale
+        sub = f"\nstd = {std(key) * scale:.3g}" if key != "intensity_um" else ""
+        show_map(ax, img, ext, title=name + sub, label=label, cmap=cmap, symmetric=sym, fig=fig)
+    fr = maps["frame"]
+    fig.suptitle(f"SXDM {title}\nmap x' = {_axis_name(fr[0])}, y' = {_axis_name(fr[1])}, "
+                 f"beam z' = {_axis_name(fr[2])} (sample frame); pixel "
+                 f"{float(maps['pixel_size_um']) * 1e3:.0f} nm", fontsize=10)
+    return save_figure(fig, path)
