@@ -1,0 +1,160 @@
+"""SXDM forward model against known answers on synthetic crystals (no solver run)."""
+
+import numpy as np
+import pytest
+
+from postprocess.lattice import parse_reflection, q0_crystal
+from postprocess.reader import sample_rule
+from postprocess.sxdm import FWHM_TO_SIGMA, SXDMParams, compute_sxdm, parse_direction
+from postprocess.synthetic import LinearLattice, box_snapshot
+from solver.crystal import rotation_from_c_axis, rotation_from_euler
+
+LAT = LinearLattice()
+X_REF = 0.98
+
+
+def _inside(maps, margin_um):
+    """Masked pixels at least margin_um inside the masked region's bounding box."""
+    m = maps["mask"]
+    xs, ys = np.meshgrid(maps["x_centres_um"], maps["y_centres_um"])
+    xin, yin = xs[m], ys[m]
+    return m & (xs >= xin.min() + margin_um) & (xs <= xin.max() - margin_um) & (
+        ys >= yin.min() + margin_um) & (ys <= yin.max() - margin_um)
+
+
+def test_reflection_and_direction_parsing():
+    assert parse_reflection("003") == (0, 0, 3)
+    assert parse_reflection("1,0,-4") == (1, 0, -4)
+    with pytest.raises(ValueError):
+        parse_reflection("00x")
+    assert parse_direction("-y") == (0.0, -1.0, 0.0)
+    assert parse_direction("auto") is None
+    np.testing.assert_allclose(parse_direction("1,1,0"), [2**-0.5, 2**-0.5, 0.0])
+    with pytest.raises(ValueError):
+        parse_direction("0,0,0")
+    # d(003) = c/3 and d(104) from the hexagonal metric 1/d^2 = 4/3 (h^2+hk+k^2)/a^2 + l^2/c^2
+    a, c = np.array([2.87e-10]), np.array([14.2e-10])
+    assert 2 * np.pi / np.linalg.norm(q0_crystal((0, 0, 3), a, c)) == pytest.approx(c[0] / 3)
+    d104 = (4 / 3 / a[0] ** 2 + 16 / c[0] ** 2) ** -0.5
+    assert 2 * np.pi / np.linalg.norm(q0_crystal((1, 0, 4), a, c)) == pytest.approx(d104)
+
+
+def test_sample_rule_integrates_quadratics_exactly():
+    for level in (0, 1, 2):
+        b = sample_rule(level)
+        assert b.shape == (4 * 8**level, 4)
+        X = b[:, 1:]  # reference tet (0, e1, e2, e3), volume 1/6
+        assert (X[:, 0] * X[:, 1]).mean() / 6 == pytest.approx(1 / 120, rel=1e-12)
+        assert (X[:, 2] ** 2).mean() / 6 == pytest.approx(1 / 60, rel=1e-12)
+
+
+@pytest.mark.parametrize("R, beam", [
+    (rotation_from_c_axis([1, 0, 0]), "z"),  # c along x, beam along z: map frame = xyz
+    (rotation_from_euler(30, 50, 10), None),  # general orientation, automatic beam
+])
+def test_uniform_strain_along_c_gives_flat_map_equal_to_strain(R, beam):
+    eps = 2.5e-3
+    c = R[:, 2]
+    snap = box_snapshot([0, 0, 0], [0.6, 0.6, 0.3], [8, 8, 4], x=X_REF, rotation=R,
+                        elastic_strain=lambda p: np.broadcast_to(eps * np.outer(c, c),
+                                                                 (len(p), 3, 3)))
+    maps = compute_sxdm(snap, LAT, SXDMParams(beam_direction=parse_direction(beam)), X_REF)
+    m = maps["mask"]
+    assert m.sum() > 50
+    np.testing.assert_allclose(maps["dd_ref"][m], eps, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(maps["dd_mean"][m], 0.0, atol=1e-12)
+    for key in ("theta_xy_deg", "theta_xz_deg", "theta_xy_ref_deg", "theta_xz_ref_deg"):
+        np.testing.assert_allclose(maps[key][m], 0.0, atol=1e-9)
+    # a pure strain perpendicular to c changes nothing for (003)
+    e_perp = np.cross(c, [0.3, 0.1, 0.9])
+    e_perp /= np.linalg.norm(e_perp)
+    snap2 = box_snapshot([0, 0, 0], [0.6, 0.6, 0.3], [8, 8, 4], x=X_REF, rotation=R,
+                         elastic_strain=lambda p: np.broadcast_to(
+                             eps * np.outer(e_perp, e_perp), (len(p), 3, 3)))
+    maps2 = compute_sxdm(snap2, LAT, SXDMParams(beam_direction=parse_direction(beam)), X_REF)
+    np.testing.assert_allclose(maps2["dd_ref"][maps2["mask"]], 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("axis, key, sign", [(2, "theta_xy", 1.0), (1, "theta_xz", -1.0)])
+def test_rigid_rotation_gives_the_tilt(axis, key, sign):
+    """c along x, beam along z.  A rigid rotation by alpha about +z turns Q (along x) by
+    +alpha in the xy plane (theta_xy = alpha, theta_xz = 0); about +y it turns Q towards
+    -z (theta_xz = -alpha, theta_xy = 0).  F_e = I + W is the linearised rotation: the
+    angle it gives is atan(alpha), within alpha^3/3 of alpha."""
+    alpha = np.deg2rad(0.4)
+    w = np.zeros(3)
+    w[axis] = alpha
+    snap = box_snapshot([0, 0, 0], [0.6, 0.6, 0.3], [8, 8, 4], x=X_REF,
+                        rotation=rotation_from_c_axis([1, 0, 0]),
+                        rotation_vector=lambda p: np.broadcast_to(w, (len(p), 3)))
+    maps = compute_sxdm(snap, LAT, SXDMParams(beam_direction=(0.0, 0.0, 1.0)), X_REF)
+    m = maps["mask"]
+    other = "theta_xz" if key == "theta_xy" else "theta_xy"
+    np.testing.assert_allclose(maps[key + "_ref_deg"][m], sign * np.rad2deg(alpha),
+                               atol=np.rad2deg(alpha**3 / 3) + 1e-12)
+    np.testing.assert_allclose(maps[other + "_ref_deg"][m], 0.0, atol=1e-12)
+    for k in ("theta_xy_deg", "theta_xz_deg"):  # relative to the mean: nothing
+        np.testing.assert_allclose(maps[k][m], 0.0, atol=1e-9)
+    # a rotation does not change d: |Q| changes by (1 + alpha^2)^(-1/2) only (linearised F_e)
+    np.testing.assert_allclose(maps["dd_ref"][m], 0.0, atol=alpha**2)
+
+
+def test_linear_strain_gradient_is_recovered_within_the_beam_error():
+    """eps_cc = g (x - x0), c along x, beam along z; map slope d(Delta d/d)/dx vs g.
+
+    Analytic error of the beam average (docs/observables.md, section SXDM):
+    * a symmetric beam returns a linear field exactly at the pixel centre; the only bias
+      of the centre-of-mass of Q is the curvature of d = 2 pi/|Q|: Delta d/d is lowered by
+      Var(eps) = g^2 sigma^2 (uniform in x), so the slope changes by a relative
+      O(g^2 sigma^2 (1 + eps)^-2) <= g^2 sigma^2;
+    * finite sampling of the beam by points with period p along x shifts each pixel's
+      centroid by at most A = (4 pi sigma^2 / p) exp(-2 pi^2 sigma^2 / p^2) (Poisson
+      summation, first harmonic), so a slope fitted over a width W errs by <= 2 A / W.
+    """
+    g = 4e-3  # strain per um
+    x0 = 0.5
+    h = 1.0 / 23.0  # um, cube size of the mesh (incommensurate with the 50 nm steps)
+    R = rotation_from_c_axis([1, 0, 0])
+    ex = np.outer(R[:, 2], R[:, 2])
+    snap = box_snapshot([0, 0, 0], [1.0, 0.5, 0.2], [23, 12, 5], x=X_REF, rotation=R,
+                        elastic_strain=lambda p: (g * (p[:, 0] - x0))[:, None, None] * ex)
+    params = SXDMParams(beam_direction=(0.0, 0.0, 1.0))
+    maps = compute_sxdm(snap, LAT, params, X_REF)
+    sigma = params.beam_fwhm_um * FWHM_TO_SIGMA
+    inner = _inside(maps, 3 * sigma + params.step_um)
+    xs = np.meshgrid(maps["x_centres_um"], maps["y_centres_um"])[0][inner]
+    dd = maps["dd_ref"][inner]
+    slope, icpt = np.polyfit(xs, dd, 1)
+    p = h / 2 ** int(maps["sampling_level"])  # sampling period along x
+    A = 4 * np.pi * sigma**2 / p * np.exp(-2 * np.pi**2 * sigma**2 / p**2)
+    W = xs.max() - xs.min()
+    bound = (g * sigma) ** 2 + 2 * A / W
+    assert abs(slope / g - 1.0) <= bound, (slope / g - 1.0, bound)
+    # and the values themselves: eps at the pixel centre within g A + g^2 sigma^2
+    np.testing.assert_allclose(dd, g * (xs - x0), atol=g * A + (g * sigma) ** 2 + 1e-12)
+    # mean intensity = diffracting thickness (0.2 um) x the 3-sigma truncation of the beam
+    # (the pixel-to-pixel ripple is the finite sampling of the narrow beam)
+    trunc = 1.0 - np.exp(-4.5)
+    assert maps["intensity_um"][inner].mean() == pytest.approx(0.2 * trunc, rel=0.02)
+
+
+def test_rocking_window_excludes_tilted_lattice():
+    """A fifth of the crystal tilted by 3 deg in the scattering plane: the window is centred
+    on the mean (0.6 deg), so the tilted part (+2.4 deg from it) lies outside a 2 deg
+    rocking window and the rest (-0.6 deg) inside; a 10 deg window takes everything."""
+    tilt = np.deg2rad(3.0)
+
+    def w(p):
+        out = np.zeros((len(p), 3))
+        out[:, 1] = np.where(p[:, 1] > 0.48, tilt, 0.0)
+        return out
+
+    R = rotation_from_c_axis([1, 0, 0])
+    snap = box_snapshot([0, 0, 0], [0.6, 0.6, 0.2], [12, 12, 4], x=X_REF, rotation=R,
+                        rotation_vector=w)
+    narrow = compute_sxdm(snap, LAT, SXDMParams(beam_direction=(0, 0, 1.0)), X_REF)
+    wide = compute_sxdm(snap, LAT, SXDMParams(beam_direction=(0, 0, 1.0),
+                                              rocking_range_deg=10.0), X_REF)
+    assert float(narrow["fraction_in_rocking_window"]) == pytest.approx(0.8, abs=0.03)
+    assert float(wide["fraction_in_rocking_window"]) == pytest.approx(1.0)
+    assert np.nanmax(np.abs(wide["theta_xz_ref_deg"])) > 2.5
