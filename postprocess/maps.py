@@ -87,3 +87,62 @@ def sxdm_figure(maps: dict, path: Path, title: str = "") -> Path:
                  f"beam z' = {_axis_name(fr[2])} (sample frame); pixel "
                  f"{float(maps['pixel_size_um']) * 1e3:.0f} nm", fontsize=10)
     return save_figure(fig, path)
+
+
+def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") -> Path:
+    """In situ style (003) contour vs time/state of charge, last profile with fits, W-H."""
+    from postprocess.xrd import pseudo_voigt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
+    ax = axes[0]
+    t_min = np.array([r["time_s"] for r in rows]) / 60.0
+    soc = np.array([r["soc"] for r in rows])
+    if len(rows) > 1:
+        im = ax.contourf(grid, t_min, profiles, levels=40, cmap="inferno")
+        fig.colorbar(im, ax=ax, label="intensity [µm³ per deg]")
+        for tm in t_min:
+            ax.axhline(tm, color="w", lw=0.3, alpha=0.4)
+        ax.set_ylabel("time [min]")
+        sec = ax.secondary_yaxis("right", functions=(
+            lambda t: np.interp(t, t_min, soc), lambda s_: np.interp(s_, soc, t_min)))
+        sec.set_ylabel("state of charge [-]")
+    else:
+        ax.plot(grid, profiles[0])
+        ax.set_ylabel("intensity [µm³ per deg]")
+    ax.set_xlabel("2θ [deg]")
+    ax.set_title("(003) region at every field output", fontsize=10)
+    ax = axes[1]
+    p3 = last["003"]
+    ax.plot(p3["two_theta_deg"], p3["intensity"], "k", lw=1.5, label="synthetic")
+    for key, style in (("fit_one_phase", "--"), ("fit_two_phase", ":")):
+        f = last[key]
+        y = sum(pseudo_voigt(p3["two_theta_deg"], c, w, e, a) for c, w, e, a in zip(
+            f["centre_deg"], f["fwhm_deg"], f["eta"], f["area"], strict=True))
+        lab = ", ".join(f"c = {c:.4f} Å ({fr * 100:.0f} %)" for c, fr in zip(
+            f["c_A"], f["fraction"], strict=True))
+        ax.plot(p3["two_theta_deg"], y, style, label=f"{key.split('_')[1]}-phase: {lab}")
+    lo, hi = np.interp([0.001, 0.999], np.cumsum(p3["intensity"]) / p3["intensity"].sum(),
+                       p3["two_theta_deg"])
+    ax.set_xlim(lo - 5 * params.fwhm_deg, hi + 5 * params.fwhm_deg)
+    ax.set_xlabel("2θ [deg]")
+    ax.set_ylabel("intensity [µm³ per deg]")
+    ax.set_title(f"(003) at t = {rows[-1]['time_s'] / 60:.2f} min", fontsize=10)
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    th = np.deg2rad([last[k]["broadening"]["centre_deg"] for k in ("003", "006", "009")]) / 2
+    beta = np.deg2rad([last[k]["broadening"]["sample_fwhm_deg"] for k in ("003", "006", "009")])
+    wh = last["williamson_hall"]
+    X = 4 * np.sin(th)
+    ax.plot(X, beta * np.cos(th) * 1e3, "o")
+    xx = np.linspace(0, X.max() * 1.05, 10)
+    ax.plot(xx, (wh["intercept"] + wh["microstrain_wh"] * xx) * 1e3, "-",
+            label=f"ε_WH = {wh['microstrain_wh']:.2e} (rms {wh['microstrain_rms']:.2e})")
+    for x_, lab in zip(X, ("003", "006", "009"), strict=True):
+        ax.annotate(lab, (x_, 0), textcoords="offset points", xytext=(0, 5), fontsize=8)
+    ax.set_xlabel("4 sin θ")
+    ax.set_ylabel("β cos θ [mrad]")
+    ax.set_title("Williamson-Hall (sample broadening)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.suptitle(f"synthetic XRD {title}, instrument pseudo-Voigt FWHM "
+                 f"{params.fwhm_deg} deg, η = {params.eta}", fontsize=10)
+    return save_figure(fig, path)
