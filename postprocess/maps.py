@@ -146,3 +146,69 @@ def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") 
     fig.suptitle(f"synthetic XRD {title}, instrument pseudo-Voigt FWHM "
                  f"{params.fwhm_deg} deg, η = {params.eta}", fontsize=10)
     return save_figure(fig, path)
+
+
+def txm_figure(grid, values, weights, st: dict, path: Path, title: str = "") -> Path:
+    """Slices through the centre normal to x, y, z and the volume-weighted histogram."""
+    field = "ni_oxidation_state"
+    centre = np.asarray(grid.center)
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2), constrained_layout=True)
+    lo, hi = np.percentile(values, [0.5, 99.5])
+    hi = hi if hi > lo else lo + 1e-6
+    planes = [("z", (0, 1), "x", "y"), ("y", (0, 2), "x", "z"), ("x", (1, 2), "y", "z")]
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    for ax, (normal, (i, j), a, b) in zip(axes[:3], planes, strict=True):
+        cut = grid.slice(normal=normal, origin=centre).triangulate()
+        tri = cut.faces.reshape(-1, 4)[:, 1:]
+        im = ax.tripcolor(cut.points[:, i], cut.points[:, j], tri, cut.point_data[field],
+                          shading="gouraud", cmap="viridis", vmin=lo, vmax=hi)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        width = float(np.ptp(cut.points[:, i]))
+        bar = scale_bar_length(width)
+        ax.add_artist(AnchoredSizeBar(ax.transData, bar, f"{bar:g} µm", "lower left",
+                                      pad=0.3, color="black", frameon=False,
+                                      size_vertical=width / 150))
+        pos = centre["xyz".index(normal)] + 0.0  # + 0.0: no "-0.00"
+        ax.set_title(f"{a}{b} slice through the centre ({normal} = {pos:.2f} µm)", fontsize=9)
+        fig.colorbar(im, ax=ax, shrink=0.85, label="Ni oxidation state")
+    ax = axes[3]
+    ax.hist(values, bins=80, weights=weights / weights.sum() * 100, color="C0")
+    ax.axvline(st["mean"], color="k", lw=1)
+    ax.set_xlabel("Ni oxidation state")
+    ax.set_ylabel("volume fraction [%]")
+    ax.set_title(f"mean {st['mean']:.4f}, std {st['std']:.4f}", fontsize=10)
+    fig.suptitle(f"TXM-XANES proxy: {title}", fontsize=10)
+    return save_figure(fig, path)
+
+
+def compare_figure(imgs: dict, metrics: dict, path: Path) -> Path:
+    """Simulated | registered measured | difference | histograms."""
+    s, r, h = imgs["sim"], imgs["reg"], imgs["pixel"]
+    ny, nx = s.shape
+    ext = [-nx * h / 2, nx * h / 2, -ny * h / 2, ny * h / 2]
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.3), constrained_layout=True)
+    both = np.concatenate([s[np.isfinite(s)], r[np.isfinite(r)]])
+    lo, hi = np.percentile(both, [0.5, 99.5]) if both.size else (0, 1)
+    for ax, img, name in ((axes[0], s, "simulated"), (axes[1], r, "measured, registered")):
+        show_map(ax, img, ext, title=name, label="value", cmap="viridis", fig=fig)
+        ax.images[0].set_clim(lo, hi)
+    diff = r - s
+    show_map(axes[2], diff, ext, title="measured − simulated", label="difference",
+             cmap="RdBu_r", symmetric=True, fig=fig)
+    ax = axes[3]
+    bins = np.linspace(lo, hi, 60)
+    ax.hist(imgs["sv"], bins=bins, alpha=0.6, density=True, label="simulated")
+    ax.hist(imgs["mv"], bins=bins, alpha=0.6, density=True, label="measured")
+    ax.set_xlabel("value")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    reg = metrics["registration"]
+    ax.set_title(f"W1 = {metrics['wasserstein']:.3g}, r = "
+                 f"{metrics['pearson_after_registration']:.3f}", fontsize=10)
+    fig.suptitle(f"registration: flip x {reg['flip_x']}, rotation {reg['rotation_deg']:.2f}°, "
+                 f"shift ({reg['shift_um'][0]:.3f}, {reg['shift_um'][1]:.3f}) µm; pixel "
+                 f"{h * 1e3:.0f} nm", fontsize=10)
+    return save_figure(fig, path)
