@@ -174,26 +174,115 @@ def point_q(snap, material, hkl, cells=slice(None), level: int = 0):
     return pos, w, q, R, x
 
 
-def sampling_level(snap, sigma_um: float, max_points: float = 1.2e7) -> int:
-    """Subdivision level so that sample points are at most ~2 beam sigmas apart.
+def vertex_q(snap, material, hkl, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Q [1/m] and x at the four vertices of each cell, shapes (m, 4, 3) and (m, 4).
 
-    Keast points of a tetrahedron with regular-tet edge h are ~h/2 apart; each midpoint
-    subdivision halves that.  Capped so that the total stays below ``max_points``.
+    The cell's own rotation is used at its vertices (polycrystals: Q jumps across grain
+    boundaries); inside a cell Q is then interpolated linearly, which differs from Q of the
+    interpolated fields only at second order in the strain change across a cell.
     """
-    vol = snap.tet_volumes()
-    if vol.size == 0:
-        return 0
-    h = float(np.median((6.0 * np.sqrt(2.0) * vol) ** (1.0 / 3.0)))
-    level = max(0, int(np.ceil(np.log2(h / (2.0 * 2.0 * sigma_um)))))
-    while level > 0 and 4 * 8**level * vol.size > max_points:
-        level -= 1
-    return level
+    tets = snap.tets[cells]
+    m = len(cells)
+    x = snap.point_data["x"][tets]  # (m, 4)
+    R = np.repeat(snap.rotations()[cells], 4, axis=0)
+    eps = snap.point_data.get("elastic_strain")
+    rot = snap.point_data.get("rotation_vector")
+    if eps is not None:
+        eps = eps[tets].reshape(-1, 3, 3)
+        eps = 0.5 * (eps + np.transpose(eps, (0, 2, 1)))
+    if rot is not None:
+        rot = rot[tets].reshape(-1, 3)
+    xv = x.ravel()
+    q = scattering_vectors(hkl, material.lattice_a(xv), material.lattice_c(xv), R, eps, rot)
+    return q.reshape(m, 4, 3), x
+
+
+def column_integrals(pts_map: np.ndarray, tets: np.ndarray, values: np.ndarray,
+                     lo: tuple[float, float], p: float, shape: tuple[int, int],
+                     keep=None) -> np.ndarray:
+    """Exact integrals along z' of P1 data over a grid of beam-parallel lines.
+
+    pts_map: vertex coordinates in the map frame [um]; tets: (m, 4); values: (m, 4, k)
+    linear data per cell-vertex; lines at (lo[0] + i p, lo[1] + j p), i < shape[1],
+    j < shape[0].  Along a line through a tetrahedron the barycentric coordinates are
+    affine in z', so the chord [z_in, z_out] and the chord-midpoint values (= the chord
+    average of linear data) are exact.  Returns (k + 1, ny, nx): the chord length times
+    p^2 (volume per line cell, um^3) and the volume-weighted sums of the k values.
+    ``keep(values_at_midpoints) -> bool mask`` drops chords (the rocking window).
+    """
+    ny, nx = shape
+    k = values.shape[2]
+    out = np.zeros((k + 1, ny * nx))
+    if len(tets) == 0:
+        return out.reshape(k + 1, ny, nx)
+    v = pts_map[tets]  # (m, 4, 3)
+    T = np.transpose(v[:, 1:] - v[:, :1], (0, 2, 1))  # columns v_k - v_0
+    Tinv = np.linalg.inv(T)  # rows: gradients of lambda_1..3
+    # line index ranges covered by each cell's shadow
+    i_lo = np.maximum(np.ceil((v[:, :, 0].min(1) - lo[0]) / p), 0).astype(np.int64)
+    i_hi = np.minimum(np.floor((v[:, :, 0].max(1) - lo[0]) / p), nx - 1).astype(np.int64)
+    j_lo = np.maximum(np.ceil((v[:, :, 1].min(1) - lo[1]) / p), 0).astype(np.int64)
+    j_hi = np.minimum(np.floor((v[:, :, 1].max(1) - lo[1]) / p), ny - 1).astype(np.int64)
+    ni, nj = np.maximum(i_hi - i_lo + 1, 0), np.maximum(j_hi - j_lo + 1, 0)
+    count = ni * nj
+    cell = np.repeat(np.arange(len(tets)), count)
+    first = np.repeat(np.cumsum(count) - count, count)
+    off = np.arange(count.sum()) - first
+    ii = i_lo[cell] + off // nj[cell]
+    jj = j_lo[cell] + off % nj[cell]
+    # lines nudged by a sub-nanometre offset so none runs exactly inside a shared face
+    s = lo[0] + ii * p + 1.234567e-7
+    t = lo[1] + jj * p + 2.345678e-7
+    G = Tinv[cell]  # (n, 3, 3)
+    v0 = v[cell, 0]
+    alpha = G[:, :, 0] * (s - v0[:, 0])[:, None] + G[:, :, 1] * (t - v0[:, 1])[:, None] \
+        - G[:, :, 2] * v0[:, 2][:, None]
+    beta = G[:, :, 2]
+    alpha = np.concatenate([1.0 - alpha.sum(1, keepdims=True), alpha], axis=1)  # (n, 4)
+    beta = np.concatenate([-beta.sum(1, keepdims=True), beta], axis=1)
+    flat = np.abs(beta) < 1e-14
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = -alpha / beta
+    z_in = np.where(beta > 0, root, -np.inf)
+    z_out = np.where(beta < 0, root, np.inf)
+    z_in[flat], z_out[flat] = -np.inf, np.inf
+    z0, z1 = z_in.max(1), z_out.min(1)
+    ok = (z1 > z0) & ~np.any(flat & (alpha < 0), axis=1)
+    cell, ii, jj, alpha, beta = cell[ok], ii[ok], jj[ok], alpha[ok], beta[ok]
+    chord = (z1 - z0)[ok]
+    lam = alpha + beta * (0.5 * (z0 + z1)[ok])[:, None]  # barycentric at the midpoint
+    mid = np.einsum("nk,nkc->nc", lam, values[cell])
+    if keep is not None:
+        sel = keep(mid)
+        chord, mid, ii, jj = chord[sel], mid[sel], ii[sel], jj[sel]
+    line = jj * nx + ii
+    vol = chord * p * p
+    out[0] = np.bincount(line, vol, ny * nx)
+    for c in range(k):
+        out[1 + c] = np.bincount(line, vol * mid[:, c], ny * nx)
+    return out.reshape(k + 1, ny, nx)
+
+
+def beam_kernel(sigma: float, p: float, cut: float) -> np.ndarray:
+    """Gaussian beam sampled on the line grid, truncated at radius ``cut``, sum 1."""
+    r = int(np.floor(cut / p))
+    k = np.arange(-r, r + 1) * p
+    X, Y = np.meshgrid(k, k)
+    g = np.exp(-0.5 * (X**2 + Y**2) / sigma**2) * (X**2 + Y**2 <= cut**2)
+    return g / g.sum()
 
 
 def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
-                 comm=None, level: int | None = None,
-                 chunk: int = 40000) -> dict[str, np.ndarray]:
-    """Maps of one snapshot; every rank returns the same result (MPI: cells split)."""
+                 comm=None, chunk: int = 20000) -> dict[str, np.ndarray]:
+    """Maps of one snapshot; every rank returns the same result (MPI: cells split).
+
+    The beam is sampled by lines parallel to it on a grid ``n_sub`` times finer than the
+    raster step (spacing <= sigma of the beam), each line integrated exactly through the
+    mesh (``column_integrals``); pixel centres are grid lines, so the discrete beam is the
+    same, symmetric stencil around every pixel.
+    """
+    from scipy import ndimage
+
     params.check()
     total = _Sum(comm)
     hkl = tuple(params.reflection)
@@ -201,11 +290,11 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     mine = np.arange(rank * ncell // size, (rank + 1) * ncell // size)
     step, sigma = params.step_um, params.beam_fwhm_um * FWHM_TO_SIGMA
-    if level is None:
-        level = sampling_level(snap, sigma)
+    n_sub = max(1, int(np.ceil(step / sigma)))
+    p = step / n_sub
     a_ref, c_ref = material.lattice_a(reference_x), material.lattice_c(reference_x)
     q0_ref = q0_crystal(hkl, np.array([a_ref]), np.array([c_ref]))[0]
-    # pass 0 (4 points per cell): reference direction, mean Q (rocking centre), extent
+    # pass 0 (4 points per cell): reference direction, mean Q (rocking centre)
     pos, w, q, R, _ = point_q(snap, material, hkl, mine, 0)
     q_nominal = np.einsum("nij,j->ni", R, q0_ref)
     sums = total(np.concatenate([(w[:, None] * q_nominal).sum(0), (w[:, None] * q).sum(0),
@@ -217,7 +306,11 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
     th_xz_mean = np.arctan2(qm[2], qm[0])
     half = np.deg2rad(params.rocking_range_deg) / 2.0
     cut = 3.0 * sigma
-    # grid aligned to multiples of the step, covering the particle plus the beam tail
+
+    def in_window(mid):  # rocking window around the mean Bragg condition (x'z' plane)
+        return np.abs(np.arctan2(mid[:, 2], mid[:, 0]) - th_xz_mean) <= half
+
+    # pixel grid aligned to multiples of the step, covering the particle plus the beam tail
     pts = snap.points @ frame.T
     lo_s = np.floor((pts[:, 0].min() - cut) / step) * step
     hi_s = np.ceil((pts[:, 0].max() + cut) / step) * step
@@ -225,36 +318,20 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
     hi_t = np.ceil((pts[:, 1].max() + cut) / step) * step
     nx = int(round((hi_s - lo_s) / step)) + 1
     ny = int(round((hi_t - lo_t) / step)) + 1
-    k = int(np.floor(cut / step + 0.5))
-    acc = np.zeros((5, ny * nx))
-    norm = 1.0 / (2.0 * np.pi * sigma**2)  # beam profile per um^2: I in um (thickness)
-    w_in = 0.0
+    fx, fy = (nx - 1) * n_sub + 1, (ny - 1) * n_sub + 1
+    cols = np.zeros((5, fy, fx))
     for c0 in range(0, mine.size, chunk):
-        pos, w, q, _, x = point_q(snap, material, hkl, mine[c0:c0 + chunk], level)
-        qf = q @ frame.T  # components in the map frame
-        # rocking window around the particle's mean Bragg condition (x'z' plane)
-        inside = np.abs(np.arctan2(qf[:, 2], qf[:, 0]) - th_xz_mean) <= half
-        w_in += float(w[inside].sum())
-        s, t = pos[inside] @ frame[0], pos[inside] @ frame[1]  # um along x', y'
-        wq, qf, x = w[inside], qf[inside], x[inside]
-        i0 = np.rint((s - lo_s) / step).astype(np.int64)
-        j0 = np.rint((t - lo_t) / step).astype(np.int64)
-        for di in range(-k, k + 1):
-            ii = i0 + di
-            ds = s - (lo_s + ii * step)
-            for dj in range(-k, k + 1):
-                jj = j0 + dj
-                dt = t - (lo_t + jj * step)
-                r2 = ds * ds + dt * dt
-                ok = (r2 <= cut * cut) & (ii >= 0) & (ii < nx) & (jj >= 0) & (jj < ny)
-                g = wq[ok] * norm * np.exp(-0.5 * r2[ok] / sigma**2)
-                pix = jj[ok] * nx + ii[ok]
-                acc[0] += np.bincount(pix, g, ny * nx)
-                for c in range(3):
-                    acc[1 + c] += np.bincount(pix, g * qf[ok, c], ny * nx)
-                acc[4] += np.bincount(pix, g * x[ok], ny * nx)
-    acc = total(acc).reshape(5, ny, nx)
-    fraction_in_window = total(np.array([w_in]))[0] / sums[6]
+        cells = mine[c0:c0 + chunk]
+        qv, xv = vertex_q(snap, material, hkl, cells)
+        vals = np.concatenate([qv @ frame.T, xv[:, :, None]], axis=2)  # Q in map frame, x
+        cols += column_integrals(pts, snap.tets[cells], vals, (lo_s, lo_t), p, (fy, fx),
+                                 keep=in_window)
+    cols = total(cols.reshape(5, -1)).reshape(5, fy, fx)
+    kern = beam_kernel(sigma, p, cut) / (p * p)  # per um^2: intensity in um (thickness)
+    acc = np.stack([ndimage.correlate(c, kern, mode="constant")[::n_sub, ::n_sub]
+                    for c in cols])
+    w_in = cols[0].sum()
+    fraction_in_window = w_in / sums[6]
     intensity = acc[0]
     mask = intensity >= params.threshold * intensity.max() if intensity.max() > 0 else (
         np.zeros_like(intensity, dtype=bool))
@@ -300,7 +377,7 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
         "reference_x": np.float64(reference_x),
         "fraction_in_rocking_window": np.float64(fraction_in_window),
         "reflection": np.array(hkl),
-        "sampling_level": np.int64(level),
+        "beam_lines_per_step": np.int64(n_sub),
     }
 
 
@@ -352,7 +429,7 @@ def run_sxdm(run_dir: Path, params: SXDMParams, *, time_s: float | None = None,
                 "beam_direction": maps["beam_direction"], "map_frame_rows_xyz": maps["frame"],
                 "pixels": list(maps["mask"].shape), "pixels_in_mask": int(maps["mask"].sum()),
                 "fraction_in_rocking_window": float(maps["fraction_in_rocking_window"]),
-                "sampling_level": int(maps["sampling_level"]),
+                "beam_lines_per_step": int(maps["beam_lines_per_step"]),
                 "ranks": comm.size if comm is not None else 1,
                 "read_s": t_read, "compute_s": t_map,
                 "maps": map_metrics(maps)}
