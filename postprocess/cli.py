@@ -133,6 +133,8 @@ def cmd_sxdm(args: argparse.Namespace) -> int:
 
 
 def cmd_xrd(args: argparse.Namespace) -> int:
+    if _rank_from_env() != 0:  # serial command: under mpiexec only rank 0 works
+        return 0
     from postprocess.io import OutputExists
     from postprocess.xrd import XRDParams, run_xrd
     from solver.config import CaseError
@@ -151,6 +153,8 @@ def cmd_xrd(args: argparse.Namespace) -> int:
 
 
 def cmd_txm(args: argparse.Namespace) -> int:
+    if _rank_from_env() != 0:  # serial command: under mpiexec only rank 0 works
+        return 0
     from postprocess.io import OutputExists
     from postprocess.txm import run_txm
     from solver.config import CaseError
@@ -166,6 +170,8 @@ def cmd_txm(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if _rank_from_env() != 0:  # serial command: under mpiexec only rank 0 works
+        return 0
     from postprocess.compare import MapInputError, run_compare
     from postprocess.io import OutputExists
 

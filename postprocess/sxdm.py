@@ -310,6 +310,9 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
     def in_window(mid):  # rocking window around the mean Bragg condition (x'z' plane)
         return np.abs(np.arctan2(mid[:, 2], mid[:, 0]) - th_xz_mean) <= half
 
+    qf0 = q @ frame.T
+    fraction_in_window = total(np.array([w[in_window(qf0)].sum()]))[0] / sums[6]
+
     # pixel grid aligned to multiples of the step, covering the particle plus the beam tail
     pts = snap.points @ frame.T
     lo_s = np.floor((pts[:, 0].min() - cut) / step) * step
@@ -330,8 +333,6 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
     kern = beam_kernel(sigma, p, cut) / (p * p)  # per um^2: intensity in um (thickness)
     acc = np.stack([ndimage.correlate(c, kern, mode="constant")[::n_sub, ::n_sub]
                     for c in cols])
-    w_in = cols[0].sum()
-    fraction_in_window = w_in / sums[6]
     intensity = acc[0]
     mask = intensity >= params.threshold * intensity.max() if intensity.max() > 0 else (
         np.zeros_like(intensity, dtype=bool))
