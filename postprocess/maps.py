@@ -98,8 +98,9 @@ def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") 
     t_min = np.array([r["time_s"] for r in rows]) / 60.0
     soc = np.array([r["soc"] for r in rows])
     if len(rows) > 1:
-        im = ax.contourf(grid, t_min, profiles, levels=40, cmap="inferno")
-        fig.colorbar(im, ax=ax, label="intensity [µm³ per deg]")
+        # one row per field output, as the scans of an in situ experiment
+        im = ax.pcolormesh(grid, t_min, profiles, shading="nearest", cmap="inferno")
+        fig.colorbar(im, ax=ax, label="intensity [µm³ per deg]", pad=0.2)
         for tm in t_min:
             ax.axhline(tm, color="w", lw=0.3, alpha=0.4)
         ax.set_ylabel("time [min]")
@@ -121,9 +122,8 @@ def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") 
         lab = ", ".join(f"c = {c:.4f} Å ({fr * 100:.0f} %)" for c, fr in zip(
             f["c_A"], f["fraction"], strict=True))
         ax.plot(p3["two_theta_deg"], y, style, label=f"{key.split('_')[1]}-phase: {lab}")
-    lo, hi = np.interp([0.001, 0.999], np.cumsum(p3["intensity"]) / p3["intensity"].sum(),
-                       p3["two_theta_deg"])
-    ax.set_xlim(lo - 5 * params.fwhm_deg, hi + 5 * params.fwhm_deg)
+    above = p3["two_theta_deg"][p3["intensity"] > 0.01 * p3["intensity"].max()]
+    ax.set_xlim(above.min() - 3 * params.fwhm_deg, above.max() + 3 * params.fwhm_deg)
     ax.set_xlabel("2θ [deg]")
     ax.set_ylabel("intensity [µm³ per deg]")
     ax.set_title(f"(003) at t = {rows[-1]['time_s'] / 60:.2f} min", fontsize=10)

@@ -151,11 +151,15 @@ def fit_strain_broadening(tt, y, params: XRDParams) -> dict:
     """Gaussian sample broadening (FWHM [deg]) convolved with the instrument pseudo-Voigt."""
     sig_i = params.fwhm_deg / G_FWHM
     gam_i = params.fwhm_deg / 2.0
+    # the linear deposition on the grid (profile) is a triangular kernel of variance h^2/6:
+    # part of the instrument here, so that sig_s is the sample broadening alone
+    bin_var = (tt[1] - tt[0]) ** 2 / 6.0
 
     def model(x, x0, sig_s, area):
-        return area * (params.eta * voigt_profile(x - x0, sig_s, gam_i)
-                       + (1 - params.eta) * np.exp(-0.5 * (x - x0) ** 2 / (sig_s**2 + sig_i**2))
-                       / np.sqrt(2 * np.pi * (sig_s**2 + sig_i**2)))
+        sg2 = sig_s**2 + bin_var
+        return area * (params.eta * voigt_profile(x - x0, np.sqrt(sg2), gam_i)
+                       + (1 - params.eta) * np.exp(-0.5 * (x - x0) ** 2 / (sg2 + sig_i**2))
+                       / np.sqrt(2 * np.pi * (sg2 + sig_i**2)))
 
     (mu,), (area,), (fw,) = _guess(tt, y, 1)
     scale = float(y.max()) or 1.0
