@@ -281,8 +281,8 @@ def run_compare(sim_path: Path, meas_path: Path, *, sim_key: str | None = None,
     metrics.update({"simulated_file": str(sim_path), "measured_file": str(meas_path),
                     "simulated_key": sim_key or SIM_DEFAULT_KEY, "measured_key": key})
     compare_figure(imgs, metrics, outdir / "compare.png")
-    io.write_npz(outdir / "registered.npz", simulated=imgs["sim"], measured_registered=imgs["reg"],
-                 pixel_size_um=np.float64(imgs["pixel"]))
+    io.write_npz(outdir / "registered.npz", simulated=imgs["sim"],
+                 measured_registered=imgs["reg"], pixel_size_um=np.float64(imgs["pixel"]))
     io.write_json(outdir / "metrics.json", metrics)
     reg = metrics["registration"]
     log.info("compare: %s (rotation %.2f deg, shift %s um, flip %s, r = %.3f, W1 = %.3g)",

@@ -192,18 +192,19 @@ def compare_figure(imgs: dict, metrics: dict, path: Path) -> Path:
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.3), constrained_layout=True)
     both = np.concatenate([s[np.isfinite(s)], r[np.isfinite(r)]])
     lo, hi = np.percentile(both, [0.5, 99.5]) if both.size else (0, 1)
+    label = str(metrics.get("simulated_key") or "value")
     for ax, img, name in ((axes[0], s, "simulated"), (axes[1], r, "measured, registered")):
-        show_map(ax, img, ext, title=name, label="value", cmap="viridis", fig=fig)
+        show_map(ax, img, ext, title=name, label=label, cmap="viridis", fig=fig)
         ax.images[0].set_clim(lo, hi)
     diff = r - s
-    show_map(axes[2], diff, ext, title="measured − simulated", label="difference",
+    show_map(axes[2], diff, ext, title="measured − simulated", label=f"difference of {label}",
              cmap="RdBu_r", symmetric=True, fig=fig)
     ax = axes[3]
     bins = np.linspace(lo, hi, 60)
     ax.hist(imgs["sv"], bins=bins, alpha=0.6, density=True, label="simulated")
     ax.hist(imgs["mv"], bins=bins, alpha=0.6, density=True, label="measured")
-    ax.set_xlabel("value")
-    ax.set_ylabel("density")
+    ax.set_xlabel(label)
+    ax.set_ylabel("probability density")
     ax.legend(fontsize=8)
     reg = metrics["registration"]
     ax.set_title(f"W1 = {metrics['wasserstein']:.3g}, r = "

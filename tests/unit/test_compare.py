@@ -84,3 +84,31 @@ def test_transform_convention():
     """q = R(theta) F p + t: +90 deg takes x to y."""
     qx, qy = transform_points(np.array([1.0]), np.array([0.0]), False, 90.0, (0.0, 0.0))
     np.testing.assert_allclose([qx[0], qy[0]], [0.0, 1.0], atol=1e-15)
+
+
+def test_tiff_and_hdf5(tmp_path):
+    """TIFF through tifffile or Pillow (row 0 of an image is the top: flipped to y up);
+    HDF5 through h5py, or a clear error naming the missing package."""
+    v = np.arange(48, dtype=np.float32).reshape(6, 8)
+    try:
+        import tifffile
+
+        tifffile.imwrite(tmp_path / "m.tif", v)
+    except ImportError:
+        from PIL import Image
+
+        Image.fromarray(v, mode="F").save(tmp_path / "m.tif")
+    m = load_map(tmp_path / "m.tif", pixel_um=H)
+    np.testing.assert_array_equal(m.values, np.flipud(v))
+    try:
+        import h5py
+    except ImportError:
+        (tmp_path / "m.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+        with pytest.raises(MapInputError, match="h5py"):
+            load_map(tmp_path / "m.h5", pixel_um=H)
+        return
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        f["maps/dd"] = v
+        f["maps/dd"].attrs["pixel_size_um"] = H
+    m = load_map(tmp_path / "m.h5")
+    assert m.pixel_um == H and m.values.shape == (6, 8)
