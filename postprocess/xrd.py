@@ -239,16 +239,22 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
     t0 = time.perf_counter()
     ts = read_timeseries(Path(run_dir) / "timeseries.csv") if (
         Path(run_dir) / "timeseries.csv").exists() else None
-    # a common (003) window over the whole run: from the c range of the material law
-    snaps = [run.read(i) for i in range(len(run.times))]
-    cs = [material.lattice_c(s.point_data["x"]) for s in snaps]
-    c_lo = min(float(c.min()) for c in cs) * 0.995
-    c_hi = max(float(c.max()) for c in cs) * 1.005
+    # a common (003) window over the whole run: the c range of the material law over the
+    # run's x range (timeseries.csv), widened by 1 % for elastic strain; one snapshot in
+    # memory at a time
+    if ts is not None and len(ts["time_s"]):
+        x_lo, x_hi = float(np.min(ts["x_min"])), float(np.max(ts["x_max"]))
+    else:
+        xs = [run.read(i).point_data["x"] for i in range(len(run.times))]
+        x_lo, x_hi = min(float(x.min()) for x in xs), max(float(x.max()) for x in xs)
+    cs = material.lattice_c(np.linspace(x_lo, x_hi, 2001))
+    c_lo, c_hi = float(cs.min()) * 0.99, float(cs.max()) * 1.01
     tt_lo = float(two_theta_deg(c_hi / 3, params.wavelength_m)) - 10 * params.fwhm_deg
     tt_hi = float(two_theta_deg(c_lo / 3, params.wavelength_m)) + 10 * params.fwhm_deg
     grid = np.arange(tt_lo, tt_hi + params.step_deg, params.step_deg)
     rows, profiles = [], []
-    for snap in snaps:
+    for i in range(len(run.times)):
+        snap = run.read(i)
         res = analyse(snap, material, params, grid)
         profiles.append(res["003"]["intensity"])
         soc = float("nan")
