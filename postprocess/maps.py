@@ -104,9 +104,14 @@ def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") 
         for tm in t_min:
             ax.axhline(tm, color="w", lw=0.3, alpha=0.4)
         ax.set_ylabel("time [min]")
-        sec = ax.secondary_yaxis("right", functions=(
-            lambda t: np.interp(t, t_min, soc), lambda s_: np.interp(s_, soc, t_min)))
-        sec.set_ylabel("state of charge [-]")
+        if np.all(np.diff(soc) > 0):  # monotonic: a state-of-charge axis
+            sec = ax.secondary_yaxis("right", functions=(
+                lambda t: np.interp(t, t_min, soc), lambda s_: np.interp(s_, soc, t_min)))
+            sec.set_ylabel("state of charge [-]")
+        else:  # charge and discharge or rest: label every scan with its state of charge
+            for tm, s_ in zip(t_min, soc, strict=True):
+                ax.annotate(f"SOC {s_:.2f}", (1.01, tm), xycoords=("axes fraction", "data"),
+                            fontsize=6, va="center")
     else:
         ax.plot(grid, profiles[0])
         ax.set_ylabel("intensity [µm³ per deg]")
