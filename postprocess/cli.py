@@ -116,7 +116,7 @@ def cmd_sxdm(args: argparse.Namespace) -> int:
                             beam_direction=parse_direction(args.beam_direction),
                             rocking_range_deg=parse_angle_deg(args.rocking_range,
                                                               "--rocking-range"),
-                            threshold=args.threshold)
+                            threshold=args.threshold, grain=args.grain)
         params.check()
         if args.reference_x is not None and not 0.0 < args.reference_x <= 1.0:
             raise ValueError(f"--reference-x must be in (0, 1], got {args.reference_x}")
@@ -217,6 +217,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--rocking-range", default="2deg", help="rocking range (default 2deg)")
     s.add_argument("--threshold", type=float, default=0.1, help="mask pixels below this "
                    "fraction of the maximum intensity (default 0.1)")
+    s.add_argument("--grain", type=int, help="only this grain_id diffracts (polycrystals: "
+                   "the grain in the Bragg condition); default: all cells")
     s.add_argument("--reference-x", type=float, help="Li fraction of the unstrained reference "
                    "lattice (default: the run's conditions.initial_x)")
     s.set_defaults(func=cmd_sxdm)

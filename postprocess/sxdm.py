@@ -66,6 +66,7 @@ class SXDMParams:
     beam_direction: tuple[float, float, float] | None = None  # None: auto (see beam_axis)
     rocking_range_deg: float = DEFAULT_ROCKING_DEG
     threshold: float = DEFAULT_THRESHOLD
+    grain: int | None = None  # only the cells of this grain_id diffract (polycrystals)
 
     def check(self) -> None:
         if not self.beam_fwhm_um > 0:
@@ -288,7 +289,16 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
     hkl = tuple(params.reflection)
     ncell = snap.tets.shape[0]
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
-    mine = np.arange(rank * ncell // size, (rank + 1) * ncell // size)
+    if params.grain is not None:  # one grain of a polycrystal is in the Bragg condition
+        grains = snap.cell_data.get("grain_id")
+        cells_all = np.flatnonzero(np.rint(grains) == params.grain) if grains is not None \
+            else np.zeros(0, dtype=np.int64)
+        if cells_all.size == 0:
+            raise ValueError(f"--grain {params.grain}: no cell has this grain_id")
+    else:
+        cells_all = np.arange(ncell)
+    n_all = cells_all.size
+    mine = cells_all[rank * n_all // size: (rank + 1) * n_all // size]
     step, sigma = params.step_um, params.beam_fwhm_um * FWHM_TO_SIGMA
     n_sub = max(1, int(np.ceil(step / sigma)))
     p = step / n_sub

@@ -175,3 +175,22 @@ def test_rocking_window_excludes_tilted_lattice():
     assert float(narrow["fraction_in_rocking_window"]) == pytest.approx(0.8, abs=0.03)
     assert float(wide["fraction_in_rocking_window"]) == pytest.approx(1.0)
     assert np.nanmax(np.abs(wide["theta_xz_ref_deg"])) > 2.5
+
+
+def test_grain_selection_maps_only_that_grain():
+    """Two grains side by side (c along x and along y): selecting grain 2 maps only its
+    half, with its own reference direction."""
+    Rx, Ry = rotation_from_c_axis([1, 0, 0]), rotation_from_c_axis([0, 1, 0])
+    snap = box_snapshot([0, 0, 0], [0.8, 0.4, 0.2], [16, 8, 4], x=X_REF,
+                        rotation=lambda c: np.where((c[:, 0] > 0.4)[:, None, None], Ry, Rx))
+    snap.cell_data["grain_id"] = np.where(snap.points[snap.tets].mean(1)[:, 0] > 0.4, 2.0, 1.0)
+    maps = compute_sxdm(snap, LAT, SXDMParams(beam_direction=(0, 0, 1.0), grain=2), X_REF)
+    np.testing.assert_allclose(maps["frame"][0], [0, 1, 0], atol=1e-12)  # x' = Q of grain 2
+    np.testing.assert_allclose(maps["frame"][1], [-1, 0, 0], atol=1e-12)  # y' = z x x'
+    ys = np.meshgrid(maps["x_centres_um"], maps["y_centres_um"])[1]
+    inside = maps["mask"]
+    sample_x = -ys[inside]
+    assert inside.any() and sample_x.min() > 0.4 - 0.05  # only the grain at x > 0.4
+    np.testing.assert_allclose(maps["dd_ref"][inside], 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="grain"):
+        compute_sxdm(snap, LAT, SXDMParams(beam_direction=(0, 0, 1.0), grain=7), X_REF)
