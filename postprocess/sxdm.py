@@ -200,7 +200,7 @@ def vertex_q(snap, material, hkl, cells: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def column_integrals(pts_map: np.ndarray, tets: np.ndarray, values: np.ndarray,
                      lo: tuple[float, float], p: float, shape: tuple[int, int],
-                     keep=None) -> np.ndarray:
+                     keep=None, max_pairs: int = 2_000_000) -> np.ndarray:
     """Exact integrals along z' of P1 data over a grid of beam-parallel lines.
 
     pts_map: vertex coordinates in the map frame [um]; tets: (m, 4); values: (m, 4, k)
@@ -210,6 +210,7 @@ def column_integrals(pts_map: np.ndarray, tets: np.ndarray, values: np.ndarray,
     average of linear data) are exact.  Returns (k + 1, ny, nx): the chord length times
     p^2 (volume per line cell, um^3) and the volume-weighted sums of the k values.
     ``keep(values_at_midpoints) -> bool mask`` drops chords (the rocking window).
+    Cells are processed in groups of at most ``max_pairs`` (cell, line) pairs (memory).
     """
     ny, nx = shape
     k = values.shape[2]
@@ -226,6 +227,10 @@ def column_integrals(pts_map: np.ndarray, tets: np.ndarray, values: np.ndarray,
     j_hi = np.minimum(np.floor((v[:, :, 1].max(1) - lo[1]) / p), ny - 1).astype(np.int64)
     ni, nj = np.maximum(i_hi - i_lo + 1, 0), np.maximum(j_hi - j_lo + 1, 0)
     count = ni * nj
+    if count.sum() > max_pairs and len(tets) > 1:
+        h = len(tets) // 2
+        return sum(column_integrals(pts_map, tt, vv, lo, p, shape, keep, max_pairs)
+                   for tt, vv in ((tets[:h], values[:h]), (tets[h:], values[h:])))
     cell = np.repeat(np.arange(len(tets)), count)
     first = np.repeat(np.cumsum(count) - count, count)
     off = np.arange(count.sum()) - first
