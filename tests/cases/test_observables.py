@@ -59,6 +59,10 @@ def test_sxdm_serial_and_two_ranks_agree(run_dir):
     maps2 = np.load(out2 / "sxdm_maps.npz")
     np.testing.assert_allclose(maps2["dd_ref"], maps["dd_ref"], atol=1e-12)
     np.testing.assert_allclose(maps2["intensity_um"], maps["intensity_um"], rtol=1e-10)
+    # refused on every rank alike (no rank left waiting in a collective)
+    res3 = subprocess.run([_mpiexec(), "-n", "2", *CHEMOMECH, "sxdm", str(run_dir), "--output",
+                           str(out2)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res3.returncode == 2 and "--force" in res3.stderr
 
 
 def test_xrd_txm_compare(run_dir):
