@@ -13,9 +13,9 @@ exactly as in the run.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,21 +69,22 @@ class RunFolder:
     """A finished (or stopped) run: its case, material and field output times."""
 
     path: Path
-    case: dict
+    case: Any  # solver.config.Case of case.resolved.toml
     times: list[float] = field(default_factory=list)
 
     @property
     def material(self):
-        """The run's Material (library entry with the case's overrides)."""
+        """The run's Material (library entry with the case's overrides, in SI)."""
         from solver.materials import get_material
 
-        mat = self.case.get("material", {})
-        return get_material(mat["name"], {k: v for k, v in mat.items() if k != "name"})
+        mat = self.case["material"]
+        return get_material(mat["name"], {k: v for k, v in mat.items()
+                                          if k != "name" and v is not None})
 
     @property
     def initial_x(self) -> float:
         """Li fraction the run started from (the pristine, stress-free state)."""
-        return float(self.case.get("conditions", {}).get("initial_x", 0.98))
+        return float(self.case["conditions"]["initial_x"])
 
     def select(self, time: float | None = None, step: int | None = None) -> int:
         """Index of the output time nearest ``time`` [s], or output number ``step``.
@@ -140,12 +141,9 @@ def open_run(path: str | Path) -> RunFolder:
     case_file = path / "case.resolved.toml"
     if not case_file.exists():
         raise CaseError(str(path), "RUN_DIR", "a run folder with case.resolved.toml")
-    try:
-        case = tomllib.loads(case_file.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CaseError(str(case_file), "<file>", f"valid TOML ({exc})") from exc
-    if "name" not in case.get("material", {}):
-        raise CaseError(str(case_file), "material.name", "a material name")
+    from solver.config import load_case
+
+    case = load_case(case_file)  # validated, units -> SI (CaseError names file and key)
     import pyvista as pv
 
     reader = pv.get_reader(str(pvd))

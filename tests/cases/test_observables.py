@@ -27,9 +27,24 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("obs") / "run"
     res = _run([*CHEMOMECH, "run", "cases/demo.toml", "--output", str(out), "--max-steps", "2",
                 "--set", "geometry.mesh_size=0.5 um", "--set", "geometry.surface_mesh_size=0.3 um",
-                "--set", "output.figures=false", "--set", "output.vtx=false"])
+                "--set", "output.figures=false", "--set", "output.vtx=false",
+                # an override with a unit: the observables must read the resolved case in SI
+                "--set", "material.E_ab=240 GPa"])
     assert res.returncode == 0, res.stderr[-3000:]
     return out
+
+
+def test_run_folder_reader(run_dir):
+    from postprocess.reader import open_run
+
+    run = open_run(run_dir)
+    assert run.material.name == "NM91" and run.material.E_ab == 240e9
+    assert run.initial_x == 0.98 and len(run.times) == 2
+    snap = run.read(-1 % 2)
+    assert snap.tet_volumes().sum() == pytest.approx(4 / 3 * np.pi * 8, rel=0.05)  # um^3
+    for name in ("x", "elastic_strain", "rotation_vector"):
+        assert name in snap.point_data
+    assert snap.rotations().shape == (len(snap.tets), 3, 3)
 
 
 def test_sxdm_serial_and_two_ranks_agree(run_dir):
