@@ -71,6 +71,7 @@ class RunFolder:
     path: Path
     case: Any  # solver.config.Case of case.resolved.toml
     times: list[float] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # .pvtu/.vtu per output time
 
     @property
     def material(self):
@@ -108,12 +109,10 @@ class RunFolder:
         """Merged mesh and fields of output ``index``."""
         import pyvista as pv
 
-        reader = pv.get_reader(str(self.path / PVD))
-        t = self.times[index]
-        reader.set_active_time_value(t)
-        blocks = reader.read()
-        grid = blocks.combine() if isinstance(blocks, pv.MultiBlock) else blocks
-        return _snapshot(grid, t, index)
+        grid = pv.read(str(self.path / PVD.parent / self.files[index]))
+        if isinstance(grid, pv.MultiBlock):
+            grid = grid.combine()
+        return _snapshot(grid, self.times[index], index)
 
 
 def _snapshot(grid, t: float, index: int) -> Snapshot:
@@ -144,13 +143,30 @@ def open_run(path: str | Path) -> RunFolder:
     from solver.config import load_case
 
     case = load_case(case_file)  # validated, units -> SI (CaseError names file and key)
-    import pyvista as pv
-
-    reader = pv.get_reader(str(pvd))
-    times = [float(t) for t in reader.time_values]
+    times, files = pvd_entries(pvd)
     if not times:
         raise CaseError(str(pvd), "<file>", "at least one output time")
-    return RunFolder(path, case, times)
+    return RunFolder(path, case, times, files)
+
+
+def pvd_entries(pvd: Path) -> tuple[list[float], list[str]]:
+    """Output times and their files from a .pvd collection.
+
+    A run writes the end of one protocol step and the start of the next at the same time;
+    such repeated times are listed once (the last file written for that time), so that a
+    time never stands for two copies of the mesh.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(pvd).getroot()
+    except ET.ParseError as exc:
+        raise CaseError(str(pvd), "<file>", f"a VTK collection (.pvd) ({exc})") from exc
+    by_time: dict[float, str] = {}
+    for ds in root.iter("DataSet"):
+        by_time[float(ds.get("timestep", "nan"))] = ds.get("file", "")
+    times = sorted(t for t in by_time if np.isfinite(t))
+    return times, [by_time[t] for t in times]
 
 
 def _keast_bary() -> np.ndarray:
