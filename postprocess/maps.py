@@ -89,8 +89,10 @@ def sxdm_figure(maps: dict, path: Path, title: str = "") -> Path:
     return save_figure(fig, path)
 
 
-def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") -> Path:
-    """In situ style (003) contour vs time/state of charge, last profile with fits, W-H."""
+def xrd_figure(grid, profiles, rows, last, last_row, params, path: Path, title: str = ""
+               ) -> Path:
+    """In situ style (003) map vs time/state of charge; one output's profile with both fits
+    and its Williamson-Hall plot (``last``/``last_row``: the analysis shown)."""
     from postprocess.xrd import pseudo_voigt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
@@ -131,7 +133,8 @@ def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") 
     ax.set_xlim(above.min() - 3 * params.fwhm_deg, above.max() + 3 * params.fwhm_deg)
     ax.set_xlabel("2θ [deg]")
     ax.set_ylabel("intensity [µm³ per deg]")
-    ax.set_title(f"(003) at t = {rows[-1]['time_s'] / 60:.2f} min", fontsize=10)
+    ax.set_title(f"broadest (003): t = {last_row['time_s'] / 60:.2f} min, SOC "
+                 f"{last_row['soc']:.2f}", fontsize=10)
     ax.legend(fontsize=7)
     ax = axes[2]
     th = np.deg2rad([last[k]["broadening"]["centre_deg"] for k in ("003", "006", "009")]) / 2
@@ -146,7 +149,7 @@ def xrd_figure(grid, profiles, rows, last, params, path: Path, title: str = "") 
         ax.annotate(lab, (x_, 0), textcoords="offset points", xytext=(0, 5), fontsize=8)
     ax.set_xlabel("4 sin θ")
     ax.set_ylabel("β cos θ [mrad]")
-    ax.set_title("Williamson-Hall (sample broadening)", fontsize=10)
+    ax.set_title(f"Williamson-Hall at t = {last_row['time_s'] / 60:.2f} min", fontsize=10)
     ax.legend(fontsize=8)
     fig.suptitle(f"synthetic XRD {title}, instrument pseudo-Voigt FWHM "
                  f"{params.fwhm_deg} deg, η = {params.eta}", fontsize=10)

@@ -253,6 +253,7 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
     tt_hi = float(two_theta_deg(c_lo / 3, params.wavelength_m)) + 10 * params.fwhm_deg
     grid = np.arange(tt_lo, tt_hi + params.step_deg, params.step_deg)
     rows, profiles = [], []
+    shown, shown_row = None, None  # the broadest (003): the most heterogeneous output
     for i in range(len(run.times)):
         snap = run.read(i)
         res = analyse(snap, material, params, grid)
@@ -267,6 +268,8 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
                      "fraction1": two["fraction"][0], "fraction2": two["fraction"][1],
                      "microstrain_wh": wh["microstrain_wh"],
                      "microstrain_rms": wh["microstrain_rms"]})
+        if shown is None or one["fwhm_deg"][0] > shown["fit_one_phase"]["fwhm_deg"][0]:
+            shown, shown_row = res, rows[-1]
     keys = list(rows[0])
     io.write_text(outdir / "fits.csv", ",".join(keys) + "\n" + "".join(
         ",".join(f"{r[k]:.10g}" for k in keys) + "\n" for r in rows))
@@ -276,7 +279,7 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
         for i, tt in enumerate(grid)))
     from postprocess.maps import xrd_figure
 
-    xrd_figure(grid, np.array(profiles), rows, res, params, outdir / "xrd_003.png",
+    xrd_figure(grid, np.array(profiles), rows, shown, shown_row, params, outdir / "xrd_003.png",
                title=f"{material.name}, λ = {params.wavelength_m * 1e10:.4f} Å")
     io.write_json(outdir / "metrics.json", {
         "run": str(run_dir), "material": material.name, "params": asdict(params),
