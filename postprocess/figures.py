@@ -66,17 +66,24 @@ def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path | None:
     """
     import pyvista as pv
 
+    from postprocess.reader import pvd_entries
+
     pv.OFF_SCREEN = True
-    reader = pv.get_reader(str(outdir / "vtk" / "fields.pvd"))
-    times = _section_times(outdir, list(reader.time_values))
-    reader.set_active_time_value(times[0])
-    if field not in reader.read().combine().point_data:
+    # one file per output time (a time written twice is read once, not as two meshes)
+    all_times, files = pvd_entries(outdir / "vtk" / "fields.pvd")
+    file_at = dict(zip(all_times, files, strict=True))
+
+    def read(t):
+        grid = pv.read(str(outdir / "vtk" / file_at[t]))
+        return grid.combine() if isinstance(grid, pv.MultiBlock) else grid
+
+    times = _section_times(outdir, all_times)
+    if field not in read(times[0]).point_data:
         return None
     fig, axes = plt.subplots(1, len(times), figsize=(4.2 * len(times), 3.8),
                              constrained_layout=True, squeeze=False)
     for ax, t in zip(axes[0], times, strict=False):
-        reader.set_active_time_value(t)
-        grid = reader.read().combine()
+        grid = read(t)
         cut = grid.slice(normal="z", origin=(0.0, 0.0, 0.0)).triangulate()
         tri = cut.faces.reshape(-1, 4)[:, 1:]
         pts = cut.points

@@ -381,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--force", action="store_true", help="replace an existing output folder")
     m.add_argument("-v", "--verbose", action="store_true")
     m.set_defaults(func=cmd_mesh)
+    from postprocess.cli import add_parsers  # sxdm, xrd, txm, compare (synthetic observables)
+
+    add_parsers(sub)
     return p
 
 

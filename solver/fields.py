@@ -9,8 +9,14 @@ Mesh coordinates are in micrometres (the model unit, solver/scaling.py); values 
   ``hydrostatic`` [Pa], ``principal_stress`` (ascending) [Pa], ``strain_003`` (d(003)
   strain against the unstrained x = 1 reference: chemical plus elastic),
   ``elastic_energy_density`` [J/m^3], ``stress_potential`` (sigma:Omega/(c_max R T));
-  stresses are cell values averaged to the vertices (lumped L2 projection);
-* per cell (``fields.pvd`` only): crystal ``c_axis`` and ``grain_id``.
+  ``elastic_strain`` (eps(u) - eps_ch - eps_res, sample frame, dimensionless) and
+  ``rotation_vector`` (axial vector w of skew(grad u), W v = w x v, radians) for the
+  synthetic diffraction observables (postprocess/): they carry the elastic distortion
+  F_e = I + eps_el + W without the chemical lattice change, which postprocess takes from x;
+  stresses and these gradients are cell values averaged to the vertices (lumped L2
+  projection);
+* per cell (``fields.pvd`` only): crystal ``c_axis``, ``grain_id`` and the full crystal ->
+  sample rotation ``crystal_rotation`` (9 components, row-major R[i, j]).
 """
 
 from __future__ import annotations
@@ -80,12 +86,21 @@ class FieldWriter:
             self.energy = fem.Function(V1, name="elastic_energy_density")
             self.spot = fem.Function(V1, name="stress_potential")
             self._u_expr = fem.Expression(mechanics.u, V3.element.interpolation_points)
+            self.eps_el = fem.Function(T1, name="elastic_strain")
+            self.rotvec = fem.Function(V3, name="rotation_vector")
+            gu = ufl.grad(mechanics.u)  # um/um: dimensionless
+            skew = 0.5 * (gu - gu.T)
+            # axial vector of W = skew(grad u): W v = w x v
+            self._rotvec_expr = ufl.as_vector([skew[2, 1], skew[0, 2], skew[1, 0]])
             point += [self.u, self.stress, self.principal, self.vm, self.hyd, self.s003,
-                      self.energy, self.spot]
+                      self.energy, self.spot, self.eps_el, self.rotvec]
         dg0v = fem.functionspace(mesh, ("DG", 0, (3,)))
         self.c_axis = fem.Function(dg0v, name="c_axis")
         rot = tr.rotation.x.array.reshape(-1, 3, 3)
         self.c_axis.x.array[:] = rot[:, :, 2].ravel()
+        dg0t = fem.functionspace(mesh, ("DG", 0, (3, 3)))
+        self.crystal_rotation = fem.Function(dg0t, name="crystal_rotation")
+        self.crystal_rotation.x.array[:] = tr.rotation.x.array
         dg0 = fem.functionspace(mesh, ("DG", 0))
         self.grain = fem.Function(dg0, name="grain_id")
         tags = tr.pm.cell_tags
@@ -96,7 +111,7 @@ class FieldWriter:
             vtx and hasattr(io, "VTXWriter")) else None
         # the .pvd index and its per-step, per-rank pieces go into their own folder
         self._pvd = io.VTKFile(mesh.comm, outdir / "vtk" / f"{stem}.pvd", "w") if pvd else None
-        self._all = point + [self.c_axis, self.grain]
+        self._all = point + [self.c_axis, self.grain, self.crystal_rotation]
 
     def write(self, t: float) -> None:
         """Update the derived fields from the current state and write them at time t [s]."""
@@ -119,6 +134,8 @@ class FieldWriter:
             p.project(mech.strain_003, self.s003)
             p.project(mech.energy_density * GPA, self.energy)
             p.project(mech.s_expr, self.spot)
+            p.project(mech.eps_el, self.eps_el)
+            p.project(self._rotvec_expr, self.rotvec)
             sig = self.stress.x.array.reshape(-1, 3, 3)
             self.principal.x.array[:] = np.linalg.eigvalsh(0.5 * (sig + sig.transpose(0, 2, 1))
                                                            ).ravel()
