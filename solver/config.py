@@ -209,6 +209,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                              check=_positive),
         "coupling_max_it": Spec("int", "coupling iterations before the step is cut back", 50,
                                 check=lambda v: None if v >= 1 else "must be >= 1"),
+        "coupling_acceleration": Spec("int", "depth of the Anderson acceleration of the "
+                                      "two-way coupling iteration (0 = plain fixed point)", 5,
+                                      check=lambda v: None if 0 <= v <= 50
+                                      else "must be between 0 and 50"),
         "linear_solver": Spec("choice", "'iterative' (CG + GAMG with rigid-body modes, "
                               "scales) or 'direct' (MUMPS)", "iterative",
                               choices=("iterative", "direct")),

@@ -166,7 +166,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                           linear_solver=mech_case["linear_solver"],
                           petsc_options=mech_case["petsc"])
     stepper = CoupledSolver(tr, mech, mech_case["coupling"], mech_case["coupling_tol"],
-                            mech_case["coupling_max_it"])
+                            mech_case["coupling_max_it"], mech_case["coupling_acceleration"])
     grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
     unknowns = tr.V_space.dofmap.index_map.size_global + 1
     if mech is not None:
