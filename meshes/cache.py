@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: basal_surface facet group
 ENV = "CHEMOMECH_MESH_CACHE"
 
 

@@ -23,6 +23,7 @@ from meshes.spec import MeshSpec
 PARTICLE_TAG = 1
 SURFACE_TAG = 1
 VOID_SURFACE_TAG = 2
+BASAL_SURFACE_TAG = 3  # faceted crystals: planar facets normal to the c-axis, (003)
 GRAIN_BOUNDARY_TAG0 = 1000
 
 
@@ -113,7 +114,7 @@ def build_model(spec: MeshSpec) -> dict:
         for g in range(1, spec.num_grains + 1):
             gmsh.model.addPhysicalGroup(3, [t for t in volumes if grain_of[t] == g], g,
                                         name=f"grain_{g}")
-    outer, voids, pairs = [], [], {}
+    outer, voids, basal, pairs = [], [], [], {}
     for _, s in gmsh.model.getEntities(2):
         up, _ = gmsh.model.getAdjacencies(2, s)
         up = [v for v in up if v in grain_of]
@@ -122,15 +123,22 @@ def build_model(spec: MeshSpec) -> dict:
             if gi != gj:
                 pairs.setdefault((gi, gj), []).append(s)
         elif len(up) == 1:
-            (voids if _on_void(spec, s) else outer).append(s)
+            if _on_void(spec, s):
+                voids.append(s)
+            elif _is_basal(spec, s):
+                basal.append(s)
+            else:
+                outer.append(s)
     gmsh.model.addPhysicalGroup(2, outer, SURFACE_TAG, name="surface")
+    if basal:
+        gmsh.model.addPhysicalGroup(2, basal, BASAL_SURFACE_TAG, name="basal_surface")
     if voids:
         gmsh.model.addPhysicalGroup(2, voids, VOID_SURFACE_TAG, name="void_surface")
     for k, ((gi, gj), surfs) in enumerate(sorted(pairs.items())):
         gmsh.model.addPhysicalGroup(2, surfs, GRAIN_BOUNDARY_TAG0 + k,
                                     name=f"grain_boundary_{gi}_{gj}")
 
-    _size_fields(spec, outer, voids, [s for v in pairs.values() for s in v])
+    _size_fields(spec, outer + basal, voids, [s for v in pairs.values() for s in v])
     gmsh.option.setNumber("General.NumThreads", 1)  # deterministic meshes
     gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT
     gmsh.option.setNumber("Mesh.Optimize", 1)
@@ -141,6 +149,19 @@ def build_model(spec: MeshSpec) -> dict:
         raise RuntimeError("no tetrahedra generated")
     return {"grains": spec.num_grains, "grain_boundary_pairs": len(pairs),
             "cad_volume_um3": cad_volume}
+
+
+def _is_basal(spec: MeshSpec, surface: int) -> bool:
+    """Whether an outer surface is a planar facet normal to the crystal c-axis ((003))."""
+    import gmsh
+
+    if spec.c_axis is None or gmsh.model.getType(2, surface) != "Plane":
+        return False
+    lo, hi = gmsh.model.getParametrizationBounds(2, surface)
+    n = np.asarray(gmsh.model.getNormal(surface, list(0.5 * (np.asarray(lo)
+                                                             + np.asarray(hi)))))
+    c = np.asarray(spec.c_axis, dtype=float)
+    return bool(abs(abs(n @ c) / (np.linalg.norm(n) * np.linalg.norm(c)) - 1.0) < 1e-6)
 
 
 def _on_void(spec: MeshSpec, surface: int) -> bool:

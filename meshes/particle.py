@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from meshes.gmsh_model import (
+    BASAL_SURFACE_TAG,
     GRAIN_BOUNDARY_TAG0,
     PARTICLE_TAG,
     SURFACE_TAG,
@@ -163,5 +164,6 @@ def build_particle_mesh(comm, semi_axes_m: list[float], mesh_size_m: float,
     return build_spec_mesh(comm, spec, length_unit, cache)
 
 
-__all__ = ["GRAIN_BOUNDARY_TAG0", "PARTICLE_TAG", "SURFACE_TAG", "VOID_SURFACE_TAG",
-           "MeshBuildError", "ParticleMesh", "build_particle_mesh", "build_spec_mesh"]
+__all__ = ["BASAL_SURFACE_TAG", "GRAIN_BOUNDARY_TAG0", "PARTICLE_TAG", "SURFACE_TAG",
+           "VOID_SURFACE_TAG", "MeshBuildError", "ParticleMesh", "build_particle_mesh",
+           "build_spec_mesh"]

@@ -53,6 +53,7 @@ class MeshSpec:
     h_gb: float | None = None  # element size at grain boundaries
     order: int = 1
     analytic_volume: float = 0.0  # solid volume (voids removed), um^3
+    c_axis: np.ndarray | None = None  # faceted shapes: crystal c-axis (sample frame)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -81,7 +82,7 @@ class MeshSpec:
                                                      "faces": poly.faces},
             "edge_radius": r(self.edge_radius), "seeds": r(self.seeds),
             "void_centres": r(self.void_centres), "void_radius": r(self.void_radius),
-            "h_gb": r(self.h_gb), "order": self.order,
+            "h_gb": r(self.h_gb), "order": self.order, "c_axis": r(self.c_axis),
         }
 
     def describe(self) -> str:
@@ -185,6 +186,8 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
     spec = MeshSpec(shape, semi, h, hs, depth, polyhedron=poly,
                     edge_radius=(g.get("edge_radius") or 0.0) / unit, order=1,
                     analytic_volume=volume)
+    if poly is not None:  # basal (003) facets are tagged by their normal
+        spec.c_axis = (np.eye(3) if rotation is None else np.asarray(rotation, float))[:, 2]
     if g.get("grain_boundary_mesh_size") is not None:
         spec.h_gb = g["grain_boundary_mesh_size"] / unit
 

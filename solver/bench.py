@@ -55,13 +55,14 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     mat = get_material("NM91")
     kind = "direct" if direct else "iterative"
     two_way = coupling == "two-way"
-    tr = LiTransport(pm, mat, np.eye(3), linear_solver=kind,
+    # quadrature degree 2 = the case default for P1 (numerics.quadrature_degree)
+    tr = LiTransport(pm, mat, np.eye(3), linear_solver=kind, quadrature_degree=2,
                      local_stress_potential=((lambda x, T: local_stress_potential(mat, x, T))
                                              if two_way else None))
     if two_way:
         tr.beta.value = implicit_fraction(mat)
     t0 = time.perf_counter()
-    mech = Elasticity(tr, linear_solver=kind)
+    mech = Elasticity(tr, linear_solver=kind, quadrature_degree=2)
     assemble_s = time.perf_counter() - t0
     tr.set_uniform(0.9)
     t0 = time.perf_counter()

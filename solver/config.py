@@ -197,6 +197,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                              "'butler-volmer' (electrode potential V is a global unknown) "
                              "or 'uniform' (equal flux; V from Butler-Volmer for reporting)",
                              "butler-volmer", choices=("butler-volmer", "uniform")),
+        "surface_activity": Spec("table", "relative Li exchange of the particle's facet "
+                                 "groups, by name: 'surface', 'basal_surface' ((003) facets "
+                                 "of faceted crystals; basal planes barely exchange Li), "
+                                 "'void_surface'; e.g. {basal_surface = 0.01}; missing "
+                                 "groups keep surface = basal_surface = 1, void_surface = 0 "
+                                 "(1 with voids.li_exchange)", {}),
     },
     "mechanics": {
         "coupling": Spec("choice", "'none' (Li only), 'one-way' (Li -> stress) or 'two-way' "
@@ -465,6 +471,7 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     _check_geometry(source, values["geometry"], resolved["geometry"])
     _check_orientation(source, values["orientation"], resolved["orientation"], base)
     _check_particle(source, values, base)
+    _check_surface_activity(source, values)
     if values["grains"]["centres_file"] is not None:
         resolved["grains"]["centres_file"] = values["grains"]["centres_file"]
     material = _check_material(source, values["material"])
@@ -524,6 +531,40 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
 
 
 _FACETED_KEYS = ("equivalent_diameter", "width", "thickness", "edge_radius")
+
+
+SURFACE_GROUPS = ("surface", "basal_surface", "void_surface")
+
+
+def surface_activity(values: dict[str, Any]) -> dict[str, float]:
+    """Exchange factor per facet-group name, defaults filled (see kinetics.surface_activity)."""
+    act = {"surface": 1.0, "basal_surface": 1.0,
+           "void_surface": 1.0 if values["voids"]["li_exchange"] else 0.0}
+    act.update({k: float(v) for k, v in values["kinetics"]["surface_activity"].items()})
+    return act
+
+
+def _check_surface_activity(source: str, values: dict[str, Any]) -> None:
+    table = values["kinetics"]["surface_activity"]
+    key = "kinetics.surface_activity"
+    for name, v in table.items():
+        if name not in SURFACE_GROUPS:
+            raise CaseError(source, f"{key}.{name}",
+                            f"unknown facet group (valid: {', '.join(SURFACE_GROUPS)})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise CaseError(source, f"{key}.{name}", f"expected a number >= 0; got {v!r}")
+    if "basal_surface" in table and values["geometry"]["shape"] not in ("platelet",
+                                                                       "octahedron"):
+        raise CaseError(source, f"{key}.basal_surface",
+                        f"shape '{values['geometry']['shape']}' has no basal facets "
+                        "(only 'platelet' and 'octahedron' have)")
+    voids = values["voids"].get("volume_fraction") or 0.0
+    if "void_surface" in table and not voids:
+        raise CaseError(source, f"{key}.void_surface", "the particle has no voids "
+                        "(voids.volume_fraction)")
+    act = surface_activity(values)
+    if act["surface"] == 0.0 and act["basal_surface"] == 0.0 and act["void_surface"] == 0.0:
+        raise CaseError(source, key, "every facet group is blocked: no Li can enter or leave")
 
 
 def _check_geometry(source: str, g: dict[str, Any], r: dict[str, Any]) -> None:

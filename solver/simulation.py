@@ -92,6 +92,26 @@ def grain_rotations_for(case: Case, pm) -> np.ndarray:
     return grain_rotations(case["orientation"], spec.grain_centres)
 
 
+def facet_activity(case: Case, pm) -> dict[int, float]:
+    """Facet tag -> relative exchange factor of the groups that exchange Li.
+
+    From ``kinetics.surface_activity`` by group name (solver/config.py); void surfaces are
+    blocked unless the case opens them, and blocked groups are left out of the surface
+    integrals (area, surface means) altogether.
+    """
+    from solver.config import surface_activity
+
+    act: dict[int, float] = {}
+    for name, factor in surface_activity(case.values).items():
+        for tag in pm.facet_ids(name):
+            if factor > 0.0:
+                act[tag] = factor
+    if not act:
+        raise SimulationError("no facet of the mesh exchanges Li "
+                              "(kinetics.surface_activity blocks every facet group present)")
+    return act
+
+
 class Progress:
     """A one-line progress bar on a terminal, periodic log lines otherwise (rank 0)."""
 
@@ -138,14 +158,11 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
 
     t_mesh = time.perf_counter()
     pm = build_mesh(case, comm)
-    from meshes import SURFACE_TAG, VOID_SURFACE_TAG
     from solver.grains import GrainDiagnostics, GrainTable, cell_rotations
 
     grain_rot = grain_rotations_for(case, pm)
     rotation = grain_rot[0] if pm.num_grains == 1 else cell_rotations(pm, grain_rot)
-    activity = None  # void surfaces are blocked for Li unless the case opens them
-    if case["voids"]["li_exchange"] and pm.facet_ids("void_surface"):
-        activity = {SURFACE_TAG: 1.0, VOID_SURFACE_TAG: 1.0}
+    activity = facet_activity(case, pm)
     mech_case = case["mechanics"]
     two_way = mech_case["coupling"] == "two-way"
     tr = LiTransport(pm, material, rotation, degree=case["geometry"]["degree"],

@@ -86,7 +86,6 @@ class LiTransport:
         self.comm: MPI.Comm = pm.mesh.comm
         self.distribution = distribution
         self.newton_tol, self.newton_max_it = newton_tol, newton_max_it
-        self.reuse_pc = linear_solver == "iterative"
         mesh = self.mesh
         m = ufl_namespace()
 
@@ -240,9 +239,6 @@ class LiTransport:
             if not (np.isfinite(G) and np.isfinite(d) and np.isfinite(self.Fvec.norm())):
                 return NewtonResult(False, it, ksp_total, "non-finite residual")
             self.Fvec.scale(-1.0)
-            # build the preconditioner once per step: the Jacobian changes little between
-            # Newton iterations, and the GAMG set-up costs more than a few extra iterations
-            self.ksp.getPC().setReusePreconditioner(it > 1 and self.reuse_pc)
             self.ksp.solve(self.Fvec, self.y1)
             ksp_total += self.ksp.getIterationNumber()
             if self.ksp.getConvergedReason() < 0:

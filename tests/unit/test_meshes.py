@@ -232,7 +232,9 @@ def test_meshed_platelet_basal_facets_follow_the_case_orientation():
          "equivalent_diameter": None, "aspect_ratio": 0.4, "truncation": 1 / 3}
     spec = spec_from_case({"geometry": g}, 1e-6, Rot)
     pm = build_spec_mesh(COMM, spec)
-    facets = pm.facet_tags.indices[pm.facet_tags.values == 1]
+    # outer facets: "surface" (tag 1) and "basal_surface" (tag 3, the (003) facets)
+    facets = pm.facet_tags.indices[np.isin(pm.facet_tags.values, [1, 3])]
+    tags = pm.facet_tags.values[np.isin(pm.facet_tags.values, [1, 3])]
     p = pm.mesh.geometry.x[entities_to_geometry(pm.mesh, 2, facets, False)]
     n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
     area = 0.5 * np.linalg.norm(n, axis=1)
@@ -240,6 +242,7 @@ def test_meshed_platelet_basal_facets_follow_the_case_orientation():
     basal = np.abs(n @ Rot[:, 2]) > 1 - 1e-9
     # two basal hexagons: area 2 x (3 sqrt3 / 2) (w/2)^2
     assert area[basal].sum() == pytest.approx(2 * 1.5 * np.sqrt(3) * 1.5**2, rel=1e-9)
+    assert np.array_equal(basal, tags == 3)  # exactly those facets are basal_surface
     assert mesh_volume(pm.mesh) == pytest.approx(platelet_volume(3.0, 0.8), rel=1e-9)
 
 
