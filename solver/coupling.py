@@ -80,6 +80,7 @@ class CoupledSolver:
             return StepResult(r.converged, r.iterations, r.ksp_iterations, r.reason)
         newton = ksp = el_ksp = 0
         mixer = Anderson(self.tr.s, self.depth, self.tr.comm) if self.depth > 0 else None
+        history: list[float] = []
         for k in range(1, (self.max_it if self.coupling == "two-way" else 1) + 1):
             tr.w_lag.x.array[:] = tr.w.x.array  # s below was computed from this state
             r = tr.solve()
@@ -97,12 +98,37 @@ class CoupledSolver:
                           k, change, r.iterations)
             if change < self.tol:
                 return StepResult(True, newton, ksp, "", k, el_ksp)
+            history.append(change)
+            hopeless = self._hopeless(history)
+            if hopeless:
+                return StepResult(False, newton, ksp, hopeless, k, el_ksp)
             if mixer is not None:
                 mixer.update(s_in, tr.s)
         return StepResult(False, newton, ksp,
                           f"coupling did not converge in {self.max_it} iterations "
                           f"(last change of sigma:Omega/(c_max RT) = {change:.3g})",
                           self.max_it, el_ksp)
+
+    def _hopeless(self, history: list[float], window: int = 4) -> str:
+        """Why the iteration will not reach ``tol`` within ``max_it`` passes ('' if it may).
+
+        The mean contraction over the last ``window`` passes (Anderson mixing makes single
+        passes non-monotone) extrapolates the passes still needed; a step that cannot make
+        it is given up at once, so the time step is cut after a few passes instead of
+        ``max_it`` (a diverging fixed point at too large a dt costs otherwise ~50 passes).
+        """
+        k = len(history)
+        if k <= window:
+            return ""
+        rate = (history[-1] / history[-1 - window]) ** (1.0 / window)
+        if rate >= 1.0:
+            return (f"coupling iteration diverges (sigma:Omega/(c_max RT) change "
+                    f"{history[-1 - window]:.3g} -> {history[-1]:.3g} in {window} passes)")
+        needed = np.log(self.tol / history[-1]) / np.log(rate)
+        if k + 1 + needed > self.max_it:
+            return (f"coupling iteration contracts by {rate:.2f} per pass: would need "
+                    f"~{k + 1 + needed:.0f} > {self.max_it} passes")
+        return ""
 
     def accept_mechanics(self) -> None:
         if self.mech is not None:

@@ -389,6 +389,12 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                 # Newton iterations per Li solve (a two-way step has one per coupling pass)
                 if res.iterations / max(1, res.coupling_iterations) > 6:
                     grow = min(grow, 0.7)
+                # two-way: the staggered iteration contracts more slowly the larger dt, so
+                # many passes mean dt is near the largest that converges (numerical setting)
+                if res.coupling_iterations > 12:
+                    grow = min(grow, 0.7)
+                elif res.coupling_iterations > 8:
+                    grow = min(grow, 1.0)
                 dt = float(np.clip(max(dt, dt_try) * grow, num["dt_min"], num["dt_max"]))
                 if step % out["field_every"] == 0 or reason:
                     write_fields(t)
