@@ -16,20 +16,10 @@ import re
 import sys
 from pathlib import Path
 
+from solver.cli import MPI_RANK_VARS
+from solver.cli import env_rank as _rank_from_env
+
 EXIT_INPUT = 2
-_MPI_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
-
-
-def _rank_from_env() -> int:
-    for var in _MPI_VARS:
-        if var in os.environ:
-            try:
-                return int(os.environ[var])
-            except ValueError:
-                pass
-    return 0
-
-
 def _fail(message: str) -> int:
     if _rank_from_env() == 0:
         print(f"error: {message}", file=sys.stderr)
@@ -95,7 +85,7 @@ def parse_time_s(text: str | None) -> float | None:
 
 def _comm():
     """MPI.COMM_WORLD when launched by mpiexec, else None (no MPI import)."""
-    if not any(v in os.environ for v in _MPI_VARS):
+    if not any(v in os.environ for v in MPI_RANK_VARS):
         return None
     from solver.cli import _import_mpi
 
@@ -132,60 +122,61 @@ def cmd_sxdm(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_xrd(args: argparse.Namespace) -> int:
-    if _rank_from_env() != 0:  # serial command: under mpiexec only rank 0 works
+def _serial(args: argparse.Namespace, work, errors: tuple) -> int:
+    """Run a serial command on rank 0 only (other ranks of an mpiexec launch return 0):
+    ``work()`` returns the output folder; ``errors`` are reported as bad input (exit 2)."""
+    if _rank_from_env() != 0:
         return 0
+    _logging(args.verbose)
+    try:
+        out = work()
+    except errors as exc:
+        return _fail(str(exc))
+    print(out)
+    return 0
+
+
+def _output(args: argparse.Namespace) -> Path | None:
+    return Path(args.output) if args.output else None
+
+
+def cmd_xrd(args: argparse.Namespace) -> int:
     from postprocess.io import OutputExists
     from postprocess.xrd import XRDParams, run_xrd
     from solver.config import CaseError
 
-    _logging(args.verbose)
-    try:
+    def work() -> Path:
         params = XRDParams(wavelength_m=parse_length_um(args.wavelength, "--wavelength") * 1e-6,
                            fwhm_deg=parse_angle_deg(args.fwhm, "--fwhm"), eta=args.eta)
         params.check()
-        out = run_xrd(Path(args.run_dir), params,
-                      output=Path(args.output) if args.output else None, force=args.force)
-    except (CaseError, ValueError, OutputExists) as exc:
-        return _fail(str(exc))
-    print(out)
-    return 0
+        return run_xrd(Path(args.run_dir), params, output=_output(args), force=args.force)
+
+    return _serial(args, work, (CaseError, ValueError, OutputExists))
 
 
 def cmd_txm(args: argparse.Namespace) -> int:
-    if _rank_from_env() != 0:  # serial command: under mpiexec only rank 0 works
-        return 0
     from postprocess.io import OutputExists
     from postprocess.txm import run_txm
     from solver.config import CaseError
 
-    _logging(args.verbose)
-    try:
-        out = run_txm(Path(args.run_dir), time_s=parse_time_s(args.time), step=args.step,
-                      output=Path(args.output) if args.output else None, force=args.force)
-    except (CaseError, ValueError, OutputExists) as exc:
-        return _fail(str(exc))
-    print(out)
-    return 0
+    def work() -> Path:
+        return run_txm(Path(args.run_dir), time_s=parse_time_s(args.time), step=args.step,
+                       output=_output(args), force=args.force)
+
+    return _serial(args, work, (CaseError, ValueError, OutputExists))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    if _rank_from_env() != 0:  # serial command: under mpiexec only rank 0 works
-        return 0
     from postprocess.compare import MapInputError, run_compare
     from postprocess.io import OutputExists
 
-    _logging(args.verbose)
-    try:
+    def work() -> Path:
         px = parse_length_um(args.pixel_size, "--pixel-size") if args.pixel_size else None
-        out = run_compare(Path(args.sim_maps), Path(args.measured_maps), sim_key=args.sim_key,
-                          key=args.key, pixel_um=px, mask_below=args.mask_below,
-                          allow_flip=not args.no_flip,
-                          output=Path(args.output) if args.output else None, force=args.force)
-    except (MapInputError, ValueError, OutputExists) as exc:
-        return _fail(str(exc))
-    print(out)
-    return 0
+        return run_compare(Path(args.sim_maps), Path(args.measured_maps), sim_key=args.sim_key,
+                           key=args.key, pixel_um=px, mask_below=args.mask_below,
+                           allow_flip=not args.no_flip, output=_output(args), force=args.force)
+
+    return _serial(args, work, (MapInputError, ValueError, OutputExists))
 
 
 def add_parsers(sub) -> None:

@@ -20,9 +20,13 @@ from solver.config import CaseError, load_case
 EXIT_INPUT = 2
 
 
-def _env_rank() -> int:
+# set by mpiexec/mpirun (MPICH/Hydra, Open MPI, PMIx) in every process it starts
+MPI_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+
+def env_rank() -> int:
     """MPI rank from the launcher's environment (before mpi4py is imported)."""
-    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
+    for var in (*MPI_RANK_VARS, "SLURM_PROCID"):
         if var in os.environ:
             try:
                 return int(os.environ[var])
@@ -41,7 +45,7 @@ def _version() -> str:
 
 
 def _fail_input(message: str) -> int:
-    if _env_rank() == 0:
+    if env_rank() == 0:
         print(f"error: {message}", file=sys.stderr)
     return EXIT_INPUT
 
