@@ -42,7 +42,10 @@ case "$what" in
   demo)
     echo "running cases/demo.toml on 2 MPI ranks into results/demo (replaced if present)"
     mpiexec -n 2 chemomech run cases/demo.toml --output results/demo --force
-    echo "results: results/demo (timeseries.csv, fields.bp for ParaView, vtk/fields.pvd, figures/*.png)"
+    echo "synthetic observables: SXDM maps of the last field output, (003) XRD of every output"
+    mpiexec -n 2 chemomech sxdm results/demo --force
+    chemomech xrd results/demo --force
+    echo "results: results/demo (timeseries.csv, fields.bp for ParaView, vtk/fields.pvd, figures/*.png, sxdm/, xrd/)"
     ;;
   test)
     command -v cmake >/dev/null 2>&1 || "$venv/bin/python" -m pip install -q cmake
