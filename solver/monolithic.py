@@ -97,6 +97,20 @@ class MonolithicSolver:
         self.F_forms = [fem.form(Fi) for Fi in residuals]
         self.J_forms = J
         self.A = fem_petsc.create_matrix(J)
+        self.P, self.P_forms = None, None
+        if linear_solver == "iterative":
+            # Preconditioning matrix: the Jacobian with the rigid-body modes of the u block
+            # lifted by a small mass shift, so the block preconditioners see a regular
+            # u block; GMRES still solves the exact (singular, consistent) system.
+            # alpha = 1e-4 C_11 / L^2 (GPa/um^2) puts the rigid modes well below the
+            # lowest elastic mode of a particle of size L (numerical setting).
+            size = tr.volume ** (1.0 / 3.0)  # um
+            alpha = 1e-4 * float(tr.material.stiffness_voigt()[0, 0]) / 1e9 / size**2
+            du = trials[2]
+            P = [row[:] for row in J]
+            P[2][2] = fem.form(ufl.derivative(F_u, mech.u, du) + alpha * ufl.inner(du, z) * tr.dx)
+            self.P_forms = P
+            self.P = fem_petsc.create_matrix(P)
         self.F = fem_petsc.create_vector(self.spaces, kind=PETSc.Vec.Type.MPI)
         self.x = self.F.duplicate()
         self.y1, self.y2 = self.F.duplicate(), self.F.duplicate()
@@ -106,7 +120,7 @@ class MonolithicSolver:
         self.A.setNullSpace(self.nullspace)
 
         self.ksp = PETSc.KSP().create(self.comm)
-        self.ksp.setOperators(self.A)
+        self.ksp.setOperators(self.A, self.P if self.P is not None else self.A)
         prefix = "mono_"
         self.ksp.setOptionsPrefix(prefix)
         options = {**DEFAULT_PETSC[linear_solver], **(petsc_options or {})}
@@ -155,7 +169,7 @@ class MonolithicSolver:
         if pc.getType() != "fieldsplit":
             return
         sub = pc.getFieldSplitSubKSP()[2]
-        Auu = sub.getOperators()[0]
+        Auu = sub.getOperators()[1]
         Auu.setNearNullSpace(self.mech.nullspace)
         Auu.setBlockSize(3)
 
@@ -217,6 +231,10 @@ class MonolithicSolver:
             self.A.zeroEntries()
             fem_petsc.assemble_matrix(self.A, self.J_forms)
             self.A.assemble()
+            if self.P is not None:
+                self.P.zeroEntries()
+                fem_petsc.assemble_matrix(self.P, self.P_forms)
+                self.P.assemble()
             self._assemble_block_vector(self.F, self.F_forms)
             self._single_into_block(self.cvec, tr.c_form)
             G, d = tr.scalar(tr.G_form), tr.scalar(tr.d_form)
@@ -272,6 +290,8 @@ class MonolithicSolver:
         opts = PETSc.Options()
         for k in self._petsc_keys:
             opts.delValue(k)
+        if self.P is not None:
+            self.P.destroy()
         for obj in (self.ksp, self.A, self.F, self.x, self.y1, self.y2, self.bvec, self.cvec):
             obj.destroy()
 
