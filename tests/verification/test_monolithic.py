@@ -108,3 +108,14 @@ def test_fieldsplit_gmres_gives_the_direct_solution(problem):
     assert _max(mech.u.x.array - ref[1]) < 1e-7 * _max(ref[1])
     it.destroy()
     staggered.reject()
+
+
+def test_monolithic_scheme_without_two_way_coupling_is_a_case_error():
+    from helpers import case_dict
+
+    from solver.config import CaseError, validate
+
+    with pytest.raises(CaseError, match="mechanics.scheme"):
+        validate(case_dict(mechanics={"coupling": "one-way", "scheme": "monolithic"}))
+    case = validate(case_dict(mechanics={"coupling": "two-way", "scheme": "monolithic"}))
+    assert case["mechanics"]["monolithic_linear_solver"] == "direct"
