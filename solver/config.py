@@ -223,6 +223,15 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                               "scales) or 'direct' (MUMPS)", "iterative",
                               choices=("iterative", "direct")),
         "petsc": Spec("table", "extra PETSc options for the elasticity solve", {}),
+        "scheme": Spec("choice", "two-way step: 'staggered' (Li and elasticity solves "
+                       "alternate until the stress potential settles) or 'monolithic' "
+                       "(Newton on Li, stress potential and displacement together; "
+                       "converges at large dt where staggered stalls, see docs/theory.md "
+                       "section 6)", "staggered", choices=("staggered", "monolithic")),
+        "monolithic_linear_solver": Spec("choice", "linear solver of the monolithic "
+                                         "Newton: 'direct' (MUMPS, small meshes) or "
+                                         "'iterative' (GMRES + field split w/s/u)", "direct",
+                                         choices=("direct", "iterative")),
     },
     "numerics": {
         "dt_initial": Spec("quantity", "first time step", "1 s", dimension="time",
@@ -520,6 +529,12 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
             raise CaseError(source, "protocol[0].until_voltage",
                             f"discharge cut-off {first.until_voltage:.4g} V is not below the "
                             f"starting open-circuit potential {u0:.4g} V")
+
+    mech = values["mechanics"]
+    if mech["scheme"] == "monolithic" and mech["coupling"] != "two-way":
+        raise CaseError(source, "mechanics.scheme", "'monolithic' solves the two-way coupled "
+                        "step: expected mechanics.coupling = 'two-way' (or scheme = "
+                        "'staggered')")
 
     num = values["numerics"]
     if num["quadrature_degree"] is None:

@@ -56,13 +56,27 @@ class CoupledSolver:
 
     def __init__(self, transport, mechanics=None, coupling: str = "none",
                  tol: float = 1e-6,  # RT units of sigma:Omega/(c_max RT); numerical setting
-                 max_it: int = 50, acceleration_depth: int = 5):
+                 max_it: int = 50, acceleration_depth: int = 5, scheme: str = "staggered",
+                 monolithic_linear_solver: str = "direct"):
+        """``scheme = "monolithic"`` (two-way only) replaces the staggered passes by the
+        Newton step of solver/monolithic.py, with the Li Newton tolerance and twice its
+        iteration limit (the start is further from the solution: s and u move too)."""
         if coupling != "none" and mechanics is None:
             raise ValueError("coupling needs a mechanics object")
+        if scheme == "monolithic" and coupling != "two-way":
+            raise ValueError("the monolithic scheme needs two-way coupling")
         self.tr, self.mech, self.coupling = transport, mechanics, coupling
         self.tol, self.max_it = tol, max_it
         self.depth = acceleration_depth
         self._s_old = transport.s.x.array.copy()
+        self.monolithic = None
+        if scheme == "monolithic":
+            from solver.monolithic import MonolithicSolver
+
+            self.monolithic = MonolithicSolver(transport, mechanics,
+                                               linear_solver=monolithic_linear_solver,
+                                               tol=transport.newton_tol,
+                                               max_it=2 * transport.newton_max_it)
 
     def initialise(self) -> None:
         """Elastic state (and stress potential) of the initial Li field."""
@@ -78,6 +92,9 @@ class CoupledSolver:
         if mech is None:
             r = tr.solve()
             return StepResult(r.converged, r.iterations, r.ksp_iterations, r.reason)
+        if self.monolithic is not None:
+            r = self.monolithic.solve()
+            return StepResult(r.converged, r.iterations, r.ksp_iterations, r.reason, 1, 0)
         newton = ksp = el_ksp = 0
         mixer = Anderson(self.tr.s, self.depth, self.tr.comm) if self.depth > 0 else None
         history: list[float] = []
@@ -129,6 +146,12 @@ class CoupledSolver:
             return (f"coupling iteration contracts by {rate:.2f} per pass: would need "
                     f"~{k + 1 + needed:.0f} > {self.max_it} passes")
         return ""
+
+    def destroy(self) -> None:
+        """Free the monolithic solver's PETSc objects and options (if any)."""
+        if self.monolithic is not None:
+            self.monolithic.destroy()
+            self.monolithic = None
 
     def accept_mechanics(self) -> None:
         if self.mech is not None:

@@ -183,7 +183,8 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                           linear_solver=mech_case["linear_solver"],
                           petsc_options=mech_case["petsc"])
     stepper = CoupledSolver(tr, mech, mech_case["coupling"], mech_case["coupling_tol"],
-                            mech_case["coupling_max_it"], mech_case["coupling_acceleration"])
+                            mech_case["coupling_max_it"], mech_case["coupling_acceleration"],
+                            mech_case["scheme"], mech_case["monolithic_linear_solver"])
     grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
     unknowns = tr.V_space.dofmap.index_map.size_global + 1
     if mech is not None:
@@ -426,6 +427,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
             fields.close()
             if restart is not None and out["pvd"] and rank0:
                 write_pvd(outdir / "vtk" / "fields.pvd", pvd_entries)
+        stepper.destroy()
         if mech is not None:
             mech.destroy()
         tr.destroy()

@@ -163,6 +163,8 @@ class LiTransport:
              + D * x * (1.0 - x) * ufl.inner(Mrot * ufl.grad(potential), ufl.grad(v)) * self.dx
              + scale * surface(i_flux * v))
         G = surface(i_bv / self.area) - self.I_total / (L**2 * self.area**2) * dsurf
+        # UFL residual kept for solver/monolithic.py (differentiated w.r.t. w, s and u)
+        self.F_ufl = F
         self.F_form = fem.form(F)
         self.J_form = fem.form(ufl.derivative(F, w))
         self.b_form = fem.form(scale * surface(di_flux * v)) if di_flux is not None else None

@@ -1,0 +1,121 @@
+"""Verification of the monolithic Newton step of the two-way coupling (solver/monolithic.py)."""
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from meshes import build_particle_mesh
+from solver.coupling import CoupledSolver
+from solver.crystal import rotation_from_euler
+from solver.materials import get_material
+from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
+from solver.monolithic import MonolithicSolver
+from solver.scaling import FARADAY
+from solver.transport import LiTransport
+
+COMM = MPI.COMM_WORLD
+SPECIFIC_CURRENT = 200.0  # A/kg = 200 mA/g, the demo charge rate (cases/demo.toml)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """NM91 sphere (1 um radius), c axis tilted, two-way coupling, both schemes."""
+    pm = build_particle_mesh(COMM, [1e-6] * 3, 0.3e-6, 0.15e-6, 0.3e-6)
+    mat = get_material("NM91")
+    tr = LiTransport(pm, mat, rotation_from_euler(20.0, 50.0, 10.0),
+                     local_stress_potential=lambda x, T: local_stress_potential(mat, x, T))
+    tr.beta.value = implicit_fraction(mat)
+    mech = Elasticity(tr, linear_solver="direct")
+    staggered = CoupledSolver(tr, mech, "two-way", tol=1e-11, max_it=200)
+    mono = MonolithicSolver(tr, mech, linear_solver="direct", tol=1e-10)
+    yield tr, mech, staggered, mono
+    mono.destroy()
+    mech.destroy()
+    tr.destroy()
+
+
+def _start(problem, x0, dt):
+    tr, mech, staggered, _ = problem
+    tr.set_uniform(x0)
+    staggered.initialise()
+    current = SPECIFIC_CURRENT * tr.material.density * tr.volume_m3  # A
+    control = {"dt": dt, "current": current, "temperature": tr.material.T_ref}
+    tr.set_state(control)
+    return control, tr.diagnostics()["li_total_mol"]
+
+
+def _max(a: np.ndarray) -> float:
+    return COMM.allreduce(float(np.abs(a).max()) if a.size else 0.0, op=MPI.MAX)
+
+
+def test_monolithic_step_reproduces_converged_staggered_step_and_conserves_li(problem):
+    tr, mech, staggered, mono = problem
+    control, li0 = _start(problem, 0.95, 2.0)
+    res = staggered.solve()
+    assert res.converged, res
+    ref = tr.w.x.array.copy(), tr.s.x.array.copy(), mech.u.x.array.copy(), float(tr.V.value)
+    staggered.reject()
+    tr.set_state(control)
+    m = mono.solve()
+    assert m.converged, m
+    assert _max(tr.w.x.array - ref[0]) < 1e-8
+    assert _max(tr.s.x.array - ref[1]) < 1e-8
+    assert _max(mech.u.x.array - ref[2]) < 1e-8 * _max(ref[2])
+    assert abs(float(tr.V.value) - ref[3]) < 1e-9
+    # galvanostatic: exactly I dt / F of Li left the particle
+    out = control["current"] * control["dt"] / FARADAY
+    assert abs(tr.diagnostics()["li_total_mol"] - li0 + out) < 1e-9 * out
+    staggered.reject()
+
+
+@pytest.mark.parametrize("dt", [16.0, 60.0])
+def test_hard_step_converges_quadratically_to_a_fixed_point_of_the_staggered_map(problem, dt):
+    """x = 0.86 (stress coupling ~ 14 RT against 1/(x(1-x)) ~ 8): Newton converges in a few
+    quadratic iterations, and the result is a fixed point of the staggered map (a Li
+    solve and an elasticity solve at the result change nothing)."""
+    tr, mech, staggered, mono = problem
+    control, li0 = _start(problem, 0.86, dt)
+    m = mono.solve()
+    assert m.converged and m.iterations <= 7, m
+    e = m.history
+    # quadratic once close (e_k < 0.02), down to the round-off floor of the update
+    close = [(a, b) for a, b in zip(e[:-1], e[1:], strict=True) if a < 0.02]
+    assert len(close) >= 2 and all(b < max(10.0 * a**2, 1e-12) for a, b in close), e
+    out = control["current"] * control["dt"] / FARADAY
+    assert abs(tr.diagnostics()["li_total_mol"] - li0 + out) < 1e-9 * out
+    w, u, V = tr.w.x.array.copy(), mech.u.x.array.copy(), float(tr.V.value)
+    tr.w_lag.x.array[:] = w
+    assert tr.solve().converged
+    assert _max(tr.w.x.array - w) < 1e-8 and abs(float(tr.V.value) - V) < 1e-9
+    mech.solve()
+    assert _max(mech.u.x.array - u) < 1e-8 * _max(u)
+    assert mech.update_potential(tr.s) < 1e-8
+    staggered.reject()
+
+
+def test_fieldsplit_gmres_gives_the_direct_solution(problem):
+    tr, mech, staggered, mono = problem
+    control, _ = _start(problem, 0.86, 16.0)
+    assert mono.solve().converged
+    ref = tr.w.x.array.copy(), mech.u.x.array.copy()
+    staggered.reject()
+    tr.set_state(control)
+    it = MonolithicSolver(tr, mech, linear_solver="iterative", tol=1e-10)
+    m = it.solve()
+    assert m.converged and m.iterations <= 7, m
+    assert m.ksp_iterations < 200 * 2 * m.iterations  # the preconditioner works
+    assert _max(tr.w.x.array - ref[0]) < 1e-8
+    assert _max(mech.u.x.array - ref[1]) < 1e-7 * _max(ref[1])
+    it.destroy()
+    staggered.reject()
+
+
+def test_monolithic_scheme_without_two_way_coupling_is_a_case_error():
+    from helpers import case_dict
+
+    from solver.config import CaseError, validate
+
+    with pytest.raises(CaseError, match="mechanics.scheme"):
+        validate(case_dict(mechanics={"coupling": "one-way", "scheme": "monolithic"}))
+    case = validate(case_dict(mechanics={"coupling": "two-way", "scheme": "monolithic"}))
+    assert case["mechanics"]["monolithic_linear_solver"] == "direct"
