@@ -7,16 +7,15 @@ parallel efficiency from 1 to 2 ranks on the largest size.  Nothing here is a te
 numbers are measurements to report, not assertions.
 
 Per worker (single-crystal NM91 sphere, radius 2 um, uniform mesh size h, default
-solvers, two-way coupling unless ``--coupling one-way``):
+solvers, two-way coupling (monolithic Newton, field split) unless ``--coupling one-way``):
 * ``elasticity_solve_s``: one linear elasticity solve, CG + GAMG with rigid-body
   near-nullspace, preconditioner set-up included (a fresh operator);
 * ``step_s``: mean wall time of a coupled time step (all coupling passes, each a Li
   Newton solve and an elasticity solve) over ``--steps`` steps of 30 s at 200 mA/g from
   x = 0.9, after a first step that is not timed; ``coupling_its`` passes per step;
-* ``mumps_step_s``: the same step with MUMPS LU for both blocks, the elasticity factorised
-  once per step and the Li matrix once per Newton iteration (a monolithic direct Newton
-  would factorise the whole coupled matrix every iteration: this is a lower bound of its
-  cost), when unknowns <= ``--mumps-max``.
+* ``mumps_step_s``: the same step with MUMPS LU: two-way, the monolithic Newton with the
+  whole coupled matrix factorised every iteration; one-way, the elasticity factorised once
+  per step and the Li matrix once per Newton iteration; when unknowns <= ``--mumps-max``.
 """
 
 from __future__ import annotations
@@ -69,7 +68,11 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     mech.solve()  # first solve: preconditioner (or factorisation) set-up included
     elasticity_s = time.perf_counter() - t0
     el_its = mech.ksp.getIterationNumber()
-    stepper = CoupledSolver(tr, mech, coupling)
+    # two-way: the default monolithic Newton, with the field split ("default") or MUMPS
+    # on the whole coupled matrix (--direct)
+    stepper = (CoupledSolver(tr, mech, coupling, scheme="monolithic",
+                             monolithic_linear_solver=kind) if two_way
+               else CoupledSolver(tr, mech, coupling))
     stepper.initialise()
     current = 200.0 * mat.density * tr.volume_m3  # A, 200 mA/g
     newton = ksp = passes = el_ksp = 0

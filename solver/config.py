@@ -223,15 +223,21 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                               "scales) or 'direct' (MUMPS)", "iterative",
                               choices=("iterative", "direct")),
         "petsc": Spec("table", "extra PETSc options for the elasticity solve", {}),
+        "monolithic_petsc": Spec("table", "extra PETSc options for the linear solve of the "
+                                 "monolithic Newton (prefix-free, e.g. "
+                                 "{ksp_rtol = 1e-8, fieldsplit_u_pc_gamg_threshold = 0.02})",
+                                 {}),
         "scheme": Spec("choice", "two-way step: 'staggered' (Li and elasticity solves "
                        "alternate until the stress potential settles) or 'monolithic' "
                        "(Newton on Li, stress potential and displacement together; "
                        "converges at large dt where staggered stalls, see docs/theory.md "
-                       "section 6)", "staggered", choices=("staggered", "monolithic")),
+                       "section 6); used with coupling = 'two-way' only", "monolithic",
+                       choices=("staggered", "monolithic")),
         "monolithic_linear_solver": Spec("choice", "linear solver of the monolithic "
-                                         "Newton: 'direct' (MUMPS, small meshes) or "
-                                         "'iterative' (GMRES + field split w/s/u)", "direct",
-                                         choices=("direct", "iterative")),
+                                         "Newton: 'direct' (MUMPS, small meshes), "
+                                         "'iterative' (GMRES + field split w/s/u, scales) or "
+                                         "'auto' (direct up to 5e4 unknowns)", "auto",
+                                         choices=("auto", "direct", "iterative")),
     },
     "numerics": {
         "dt_initial": Spec("quantity", "first time step", "1 s", dimension="time",
@@ -529,12 +535,6 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
             raise CaseError(source, "protocol[0].until_voltage",
                             f"discharge cut-off {first.until_voltage:.4g} V is not below the "
                             f"starting open-circuit potential {u0:.4g} V")
-
-    mech = values["mechanics"]
-    if mech["scheme"] == "monolithic" and mech["coupling"] != "two-way":
-        raise CaseError(source, "mechanics.scheme", "'monolithic' solves the two-way coupled "
-                        "step: expected mechanics.coupling = 'two-way' (or scheme = "
-                        "'staggered')")
 
     num = values["numerics"]
     if num["quadrature_degree"] is None:

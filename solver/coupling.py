@@ -23,11 +23,10 @@ accelerated by Anderson mixing of s (type II, depth ``coupling_acceleration``, d
 judged on the plain update ``max |S(s_k) - s_k|``, and the accepted state is always the
 output of a Li solve, so Li stays conserved exactly whatever the mixing did.
 
-Why staggered rather than monolithic: the elasticity operator is constant, so its
-preconditioner is built once for the whole run, whereas a monolithic Newton matrix changes
-every iteration; a monolithic Newton (w, s, u) with fieldsplit would converge independently
-of dt and is the next step if the accelerated fixed point proves too slow
-(`chemomech bench` reports the coupling iterations).
+The default two-way scheme is therefore the monolithic Newton on (w, s, u) of
+solver/monolithic.py (``[mechanics] scheme``; measured: 4-5 Newton iterations per step at
+dt = 60 s through the x range where the staggered iteration stalls, docs/theory.md
+section 6); the staggered scheme stays available and is used for one-way coupling.
 """
 
 from __future__ import annotations
@@ -57,7 +56,8 @@ class CoupledSolver:
     def __init__(self, transport, mechanics=None, coupling: str = "none",
                  tol: float = 1e-6,  # RT units of sigma:Omega/(c_max RT); numerical setting
                  max_it: int = 50, acceleration_depth: int = 5, scheme: str = "staggered",
-                 monolithic_linear_solver: str = "direct"):
+                 monolithic_linear_solver: str = "direct",
+                 monolithic_petsc: dict | None = None):
         """``scheme = "monolithic"`` (two-way only) replaces the staggered passes by the
         Newton step of solver/monolithic.py, with the Li Newton tolerance and twice its
         iteration limit (the start is further from the solution: s and u move too)."""
@@ -75,6 +75,7 @@ class CoupledSolver:
 
             self.monolithic = MonolithicSolver(transport, mechanics,
                                                linear_solver=monolithic_linear_solver,
+                                               petsc_options=monolithic_petsc,
                                                tol=transport.newton_tol,
                                                max_it=2 * transport.newton_max_it)
 

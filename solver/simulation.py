@@ -92,6 +92,24 @@ def grain_rotations_for(case: Case, pm) -> np.ndarray:
     return grain_rotations(case["orientation"], spec.grain_centres)
 
 
+# MUMPS on the monolithic (w, s, u) matrix up to this many unknowns (numerical setting).
+# Measured: whole two-way demo (2.7e4 unknowns, 2 ranks) MUMPS 244 s vs field split 648 s
+# (the split needs ~3000 FGMRES iterations per step near the end of charge); one step
+# from x = 0.9 (chemomech bench, 1 rank) MUMPS 15.4 s vs 9.7 s at 3.2e4 unknowns and
+# 76.7 s vs 24.5 s at 7.4e4: the factorisation grows superlinearly, the split linearly.
+AUTO_DIRECT_MAX_UNKNOWNS = 5e4
+
+
+def monolithic_solver(mech_case: dict, tr, mech) -> str:
+    """'direct' or 'iterative' for the monolithic two-way Newton ('auto' by size)."""
+    choice = mech_case["monolithic_linear_solver"]
+    if choice != "auto" or mech is None:
+        return "direct" if choice == "auto" else choice
+    n = (2 * tr.V_space.dofmap.index_map.size_global
+         + 3 * mech.U.dofmap.index_map.size_global)
+    return "direct" if n <= AUTO_DIRECT_MAX_UNKNOWNS else "iterative"
+
+
 def facet_activity(case: Case, pm) -> dict[int, float]:
     """Facet tag -> relative exchange factor of the groups that exchange Li.
 
@@ -182,18 +200,23 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                           quadrature_degree=num["quadrature_degree"],
                           linear_solver=mech_case["linear_solver"],
                           petsc_options=mech_case["petsc"])
+    scheme = mech_case["scheme"] if two_way else "staggered"
     stepper = CoupledSolver(tr, mech, mech_case["coupling"], mech_case["coupling_tol"],
                             mech_case["coupling_max_it"], mech_case["coupling_acceleration"],
-                            mech_case["scheme"], mech_case["monolithic_linear_solver"])
+                            scheme, monolithic_solver(mech_case, tr, mech),
+                            mech_case["monolithic_petsc"])
     grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
     unknowns = tr.V_space.dofmap.index_map.size_global + 1
     if mech is not None:
         unknowns += mech.U.dofmap.index_map.size_global * 3
     ncells = comm.allreduce(pm.mesh.topology.index_map(3).size_local)
     if rank0:
-        log.info("mesh: %d cells, %d unknowns (Li, voltage%s), %d ranks, coupling %s, "
+        log.info("mesh: %d cells, %d unknowns (Li, voltage%s), %d ranks, coupling %s%s, "
                  "set-up %.2f s", ncells, unknowns, ", displacement" if mech else "",
-                 comm.size, mech_case["coupling"], time.perf_counter() - t_mesh)
+                 comm.size, mech_case["coupling"],
+                 (f" ({scheme}" + (f", {monolithic_solver(mech_case, tr, mech)})"
+                                   if scheme == "monolithic" else ")")) if two_way else "",
+                 time.perf_counter() - t_mesh)
 
     x0 = cond["initial_x"]
     tr.set_uniform(x0)

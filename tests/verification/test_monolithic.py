@@ -110,12 +110,27 @@ def test_fieldsplit_gmres_gives_the_direct_solution(problem):
     staggered.reject()
 
 
-def test_monolithic_scheme_without_two_way_coupling_is_a_case_error():
+def test_two_way_defaults_to_the_monolithic_scheme_with_size_based_solver():
     from helpers import case_dict
 
-    from solver.config import CaseError, validate
+    from solver.config import validate
+    from solver.simulation import monolithic_solver
 
-    with pytest.raises(CaseError, match="mechanics.scheme"):
-        validate(case_dict(mechanics={"coupling": "one-way", "scheme": "monolithic"}))
-    case = validate(case_dict(mechanics={"coupling": "two-way", "scheme": "monolithic"}))
-    assert case["mechanics"]["monolithic_linear_solver"] == "direct"
+    case = validate(case_dict(mechanics={"coupling": "two-way"}))
+    assert case["mechanics"]["scheme"] == "monolithic"
+    assert case["mechanics"]["monolithic_linear_solver"] == "auto"
+    # the scheme only concerns two-way coupling: a one-way case with it is valid
+    validate(case_dict(mechanics={"coupling": "one-way", "scheme": "monolithic"}))
+
+    class _Map:
+        def __init__(self, n):
+            self.size_global = n
+
+    class _Space:
+        def __init__(self, n):
+            self.dofmap = type("D", (), {"index_map": _Map(n)})()
+
+    tr, mech = type("T", (), {"V_space": _Space(1000)})(), type("M", (), {"U": _Space(5000)})()
+    assert monolithic_solver(case["mechanics"], tr, mech) == "direct"
+    mech.U = _Space(20_000)  # 62,000 unknowns > 5e4
+    assert monolithic_solver(case["mechanics"], tr, mech) == "iterative"
