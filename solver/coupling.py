@@ -202,7 +202,7 @@ class Anderson:
         Ftg = self.comm.allreduce(F.T @ g, op=MPI.SUM)
         # Tikhonov-regularised normal equations: the history becomes nearly collinear
         # as the iteration converges
-        reg = 1e-10 * np.trace(FtF) + 1e-300
+        reg = 1e-10 * np.trace(FtF) + 1e-300  # numerical setting (relative Tikhonov weight)
         gamma = np.linalg.solve(FtF + reg * np.eye(len(Ftg)), Ftg)
         X = np.stack(self.dS, axis=1)
         new = x + g - (X + F) @ gamma

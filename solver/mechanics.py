@@ -33,6 +33,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver.mathns import ufl_namespace
+from solver.petsc_options import set_prefixed_options
 from solver.scaling import GAS_CONSTANT, LENGTH_UNIT
 
 GPA = 1e9  # Pa per stress unit inside the forms
@@ -157,14 +158,9 @@ class Elasticity:
         self.b = fem_petsc.create_vector(self.U)
         self.ksp = PETSc.KSP().create(self.comm)
         self.ksp.setOperators(self.K)
-        prefix = "elasticity_"
-        self.ksp.setOptionsPrefix(prefix)
-        options = {**DEFAULT_PETSC[linear_solver], **(petsc_options or {})}
-        opts = PETSc.Options()
-        for k, val in options.items():
-            opts[prefix + k] = val
+        self._petsc_keys = set_prefixed_options(self.ksp, "elasticity_",
+                                                DEFAULT_PETSC[linear_solver], petsc_options)
         self.ksp.setFromOptions()
-        self._petsc_keys = [prefix + k for k in options]
         self.ksp_iterations = 0
         self.setup_done = False
 
@@ -181,7 +177,7 @@ class Elasticity:
         self.proj.setType("cg")
         self.proj.getPC().setType("jacobi")
         # numerical settings: mass-matrix CG converges in ~30 iterations
-        self.proj.setTolerances(rtol=1e-12, atol=1e-30, max_it=500)
+        self.proj.setTolerances(rtol=1e-12, atol=1e-30, max_it=500)  # numerical setting
 
         # cell-midpoint (DG0) samples for statistics
         Q0 = fem.functionspace(mesh, ("DG", 0))

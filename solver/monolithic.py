@@ -34,6 +34,7 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from solver.petsc_options import set_prefixed_options
 from solver.transport import NewtonResult
 
 DEFAULT_PETSC = {
@@ -65,7 +66,8 @@ class MonolithicSolver:
     """
 
     def __init__(self, transport, mechanics, *, linear_solver: str = "direct",
-                 petsc_options: dict | None = None, tol: float = 1e-9, max_it: int = 25):
+                 petsc_options: dict | None = None,
+                 tol: float = 1e-9, max_it: int = 25):  # Newton settings (update norm)
         """Compile the residual and Jacobian blocks and set up the linear solver.
 
         Args:
@@ -105,7 +107,7 @@ class MonolithicSolver:
             # alpha = 1e-4 C_11 / L^2 (GPa/um^2) puts the rigid modes well below the
             # lowest elastic mode of a particle of size L (numerical setting).
             size = tr.volume ** (1.0 / 3.0)  # um
-            alpha = 1e-4 * float(tr.material.stiffness_voigt()[0, 0]) / 1e9 / size**2
+            alpha = 1e-4 * float(tr.material.stiffness_voigt()[0, 0]) / 1e9 / size**2  # setting
             du = trials[2]
             P = [row[:] for row in J]
             P[2][2] = fem.form(ufl.derivative(F_u, mech.u, du) + alpha * ufl.inner(du, z) * tr.dx)
@@ -121,14 +123,9 @@ class MonolithicSolver:
 
         self.ksp = PETSc.KSP().create(self.comm)
         self.ksp.setOperators(self.A, self.P if self.P is not None else self.A)
-        prefix = "mono_"
-        self.ksp.setOptionsPrefix(prefix)
-        options = {**DEFAULT_PETSC[linear_solver], **(petsc_options or {})}
-        opts = PETSc.Options()
-        for k, val in options.items():
-            opts[prefix + k] = val
-        self._petsc_keys = [prefix + k for k in options]
-        if options.get("pc_type") == "fieldsplit":
+        self._petsc_keys = set_prefixed_options(self.ksp, "mono_", DEFAULT_PETSC[linear_solver],
+                                                petsc_options)
+        if PETSc.Options().getString("mono_pc_type", "") == "fieldsplit":
             self._setup_fieldsplit()
         self.ksp.setFromOptions()
 

@@ -39,6 +39,7 @@ from petsc4py import PETSc
 
 from meshes import SURFACE_TAG, ParticleMesh
 from solver.mathns import ufl_namespace
+from solver.petsc_options import set_prefixed_options
 from solver.scaling import FARADAY, GAS_CONSTANT, LENGTH_UNIT
 
 DEFAULT_PETSC = {
@@ -191,14 +192,9 @@ class LiTransport:
         self.y2 = fem_petsc.create_vector(self.V_space)
         self.ksp = PETSc.KSP().create(self.comm)
         self.ksp.setOperators(self.A)
-        prefix = "li_"
-        self.ksp.setOptionsPrefix(prefix)
-        opts = PETSc.Options()
-        for k, val in {**DEFAULT_PETSC[linear_solver], **(petsc_options or {})}.items():
-            opts[prefix + k] = val
+        self._petsc_keys = set_prefixed_options(self.ksp, "li_", DEFAULT_PETSC[linear_solver],
+                                                petsc_options)
         self.ksp.setFromOptions()
-        self._petsc_keys = [prefix + k for k in {**DEFAULT_PETSC[linear_solver],
-                                                 **(petsc_options or {})}]
 
     # ------------------------------------------------------------------ helpers
     def _sum(self, local: float) -> float:
