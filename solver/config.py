@@ -224,8 +224,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                               choices=("iterative", "direct")),
         "petsc": Spec("table", "extra PETSc options for the elasticity solve", {}),
         "monolithic_petsc": Spec("table", "extra PETSc options for the linear solve of the "
-                                 "monolithic Newton (prefix-free, e.g. "
-                                 "{ksp_rtol = 1e-8, fieldsplit_u_pc_gamg_threshold = 0.02})",
+                                 "monolithic Newton (prefix-free, e.g. {ksp_rtol = 1e-8}: "
+                                 "the tightest inexact-Newton tolerance; any "
+                                 "fieldsplit_u_pc_* option gives the u split its own "
+                                 "preconditioner instead of the elasticity solver's GAMG)",
                                  {}),
         "scheme": Spec("choice", "two-way step: 'staggered' (Li and elasticity solves "
                        "alternate until the stress potential settles) or 'monolithic' "
@@ -236,7 +238,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "monolithic_linear_solver": Spec("choice", "linear solver of the monolithic "
                                          "Newton: 'direct' (MUMPS, small meshes), "
                                          "'iterative' (GMRES + field split w/s/u, scales) or "
-                                         "'auto' (direct up to 5e4 unknowns)", "auto",
+                                         "'auto' (direct up to 5e3 unknowns)", "auto",
                                          choices=("auto", "direct", "iterative")),
     },
     "numerics": {

@@ -160,6 +160,8 @@ class CoupledSolver:
             self._s_old[:] = self.tr.s.x.array
 
     def accept(self) -> None:
+        if self.monolithic is not None:
+            self.monolithic.accept()  # before tr.accept: needs the step's dt and V
         self.tr.accept()
         self.accept_mechanics()
 

@@ -93,11 +93,13 @@ def grain_rotations_for(case: Case, pm) -> np.ndarray:
 
 
 # MUMPS on the monolithic (w, s, u) matrix up to this many unknowns (numerical setting).
-# Measured: whole two-way demo (2.7e4 unknowns, 2 ranks) MUMPS 244 s vs field split 648 s
-# (the split needs ~3000 FGMRES iterations per step near the end of charge); one step
-# from x = 0.9 (chemomech bench, 1 rank) MUMPS 15.4 s vs 9.7 s at 3.2e4 unknowns and
-# 76.7 s vs 24.5 s at 7.4e4: the factorisation grows superlinearly, the split linearly.
-AUTO_DIRECT_MAX_UNKNOWNS = 5e4
+# Measured (field split with the shared elasticity GAMG, inexact Newton, predictor):
+# whole two-way demo (2.7e4 unknowns, 2 ranks) field split 105 s vs MUMPS 189 s, same
+# time series to 1e-11; one step from x = 0.9 (chemomech bench, 1 rank) split 0.26 s vs
+# MUMPS 0.53 s at 4.9e3 unknowns and 2.5 s vs 11.6 s at 3.2e4.  MUMPS is kept only for
+# the smallest meshes, where both take well under a second and a direct solve cannot
+# stagnate.
+AUTO_DIRECT_MAX_UNKNOWNS = 5e3
 
 
 def monolithic_solver(mech_case: dict, tr, mech) -> str:

@@ -130,7 +130,7 @@ def test_two_way_defaults_to_the_monolithic_scheme_with_size_based_solver():
         def __init__(self, n):
             self.dofmap = type("D", (), {"index_map": _Map(n)})()
 
-    tr, mech = type("T", (), {"V_space": _Space(1000)})(), type("M", (), {"U": _Space(5000)})()
-    assert monolithic_solver(case["mechanics"], tr, mech) == "direct"
-    mech.U = _Space(20_000)  # 62,000 unknowns > 5e4
+    tr, mech = type("T", (), {"V_space": _Space(200)})(), type("M", (), {"U": _Space(500)})()
+    assert monolithic_solver(case["mechanics"], tr, mech) == "direct"  # 1,900 unknowns
+    mech.U = _Space(20_000)  # 60,400 unknowns > 5e3
     assert monolithic_solver(case["mechanics"], tr, mech) == "iterative"
