@@ -10,8 +10,8 @@ transversely isotropic stiffness (all materials here) it is written in Spencer's
 form in the c-axis n = R e_z (``transversely_isotropic_stress``), and eps_ch, Omega as
 p I + (q - p) n (x) n; otherwise the sample strain is rotated into the crystal frame
 (R^T eps R), the 6x6 Voigt stiffness acts there and the stress is rotated back (R s R^T).
-Both give the same tensors (tests/unit/test_elastic_forms.py).  Inside the solve stresses are in GPa
-and lengths in um (solver/scaling.py); every reported number is SI.
+Both give the same tensors (tests/unit/test_elastic_forms.py).  Inside the solve stresses
+are in GPa and lengths in um (solver/scaling.py); every reported number is SI.
 
 The operator does not depend on x (composition-independent stiffness), so it is assembled
 and its preconditioner (CG + GAMG with the six rigid-body modes as near-nullspace) set up
@@ -159,8 +159,9 @@ class Elasticity:
         # Sample-frame tensors through the c-axis n = R e_z alone: a diagonal crystal-frame
         # tensor diag(p, p, q) is p I + (q - p) n (x) n.  For a transversely isotropic
         # stiffness (every material here) the stress is Spencer's invariant form in n too,
-        # so no rotation products appear in the forms: the same tensors as R (.) R^T, but
-        # the coupled Jacobian blocks assemble ~2x faster (measured, solver/monolithic.py).
+        # so no rotation products appear in the forms: the same tensors as R (.) R^T with
+        # fewer operations per quadrature point (the coupled Jacobian blocks of
+        # solver/monolithic.py measured 5-10 % faster to assemble).
         n = ufl.as_vector([R[0, 2], R[1, 2], R[2, 2]])
         Mn = ufl.outer(n, n)
         I3 = ufl.Identity(3)
