@@ -137,6 +137,7 @@ class MonolithicSolver:
         self.y1, self.y2 = self.F.duplicate(), self.F.duplicate()
         self.bvec, self.cvec = self.F.duplicate(), self.F.duplicate()
         self.offsets = self._owned_offsets()
+        self._field_vecs = [fem_petsc.create_vector(V) for V in self.spaces]
         self.nullspace = self._rigid_nullspace()
         self.A.setNullSpace(self.nullspace)
 
@@ -242,23 +243,24 @@ class MonolithicSolver:
             self.A.assemble()
 
     def _assemble_block_vector(self, vec: PETSc.Vec, forms) -> None:
-        with vec.localForm() as loc:
-            loc.set(0.0)
-        fem_petsc.assemble_vector(vec, forms)
-        vec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+        """Assemble one linear form per field into ``vec`` (None: that part is zero).
+
+        Form by form through a ghosted vector per field: DOLFINx's blocked assembly packs
+        the coefficients of all forms at once, a transient of ~46 MB per 1e5 cells
+        (measured), while one form at a time needs only that form's."""
+        vec.set(0.0)
+        for tmp, form, (a, b) in zip(self._field_vecs, forms, self.offsets, strict=True):
+            if form is None:
+                continue
+            with tmp.localForm() as loc:
+                loc.set(0.0)
+            fem_petsc.assemble_vector(tmp, form)
+            tmp.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+            vec.array[a:b] = tmp.array_r[: b - a]
 
     def _single_into_block(self, vec: PETSc.Vec, form) -> None:
         """Assemble a w-row linear form into the w part of a block vector (rest zero)."""
-        W = self.spaces[0]
-        tmp = fem_petsc.create_vector(W)
-        with tmp.localForm() as loc:
-            loc.set(0.0)
-        fem_petsc.assemble_vector(tmp, form)
-        tmp.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
-        vec.set(0.0)
-        a, b = self.offsets[0]
-        vec.array[a:b] = tmp.array[: b - a]
-        tmp.destroy()
+        self._assemble_block_vector(vec, [form, None, None])
 
     def residual_norms(self) -> list[float]:
         """max |F_i| of the three residual blocks at the current state (diagnostic)."""
@@ -421,8 +423,8 @@ class MonolithicSolver:
         for obj in (self._start, self._last[0] if self._last else None):
             if obj is not None:
                 obj.destroy()
-        for obj in (self.ksp, self.A, *self._own_blocks, self.F, self.x, self.y1, self.y2,
-                    self.bvec, self.cvec):
+        for obj in (self.ksp, self.A, *self._own_blocks, *self._field_vecs, self.F, self.x,
+                    self.y1, self.y2, self.bvec, self.cvec):
             obj.destroy()
 
 
