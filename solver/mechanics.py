@@ -86,7 +86,8 @@ def transverse_isotropy(C: np.ndarray, rtol: float = 1e-10) -> dict | None:
             + beta (n.e.n) M,   M = n (x) n
     (Spencer's representation) with lam = C12, mu_t = C66 = (C11 - C12)/2,
     alpha = C13 - C12, mu_l = C44, beta = C11 + C33 - 2 C13 - 4 C44.  Returns None when C is
-    not of that form (e.g. a trigonal C14), in which case the general rotated form is used.
+    not of that form within ``rtol`` of max |C_ij| (a numerical tolerance, not material
+    data; e.g. a trigonal C14), in which case the general rotated form is used.
     """
     C = np.asarray(C, dtype=float)
     lam, mu_t, alpha = C[0, 1], C[5, 5], C[0, 2] - C[0, 1]

@@ -99,7 +99,7 @@ def grain_rotations_for(case: Case, pm) -> np.ndarray:
 # MUMPS 0.53 s at 4.9e3 unknowns and 2.5 s vs 11.6 s at 3.2e4.  MUMPS is kept only for
 # the smallest meshes, where both take well under a second and a direct solve cannot
 # stagnate.
-AUTO_DIRECT_MAX_UNKNOWNS = 5e3
+AUTO_DIRECT_MAX_UNKNOWNS = 5e3  # unknowns (numerical setting, measured above)
 
 
 def monolithic_solver(mech_case: dict, tr, mech) -> str:
