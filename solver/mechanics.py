@@ -79,7 +79,7 @@ def voigt_stress(C, e):
     return ufl.as_matrix([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
 
 
-def transverse_isotropy(C: np.ndarray, rtol: float = 1e-10) -> dict | None:
+def transverse_isotropy(C: np.ndarray, rtol: float = 1e-10) -> dict | None:  # rtol: numerical
     """Invariant constants of a transversely isotropic (about crystal z) Voigt stiffness.
 
     sigma = lam tr(e) I + 2 mu_t e + alpha [(n.e.n) I + tr(e) M] + 2 (mu_l - mu_t) (M e + e M)
