@@ -22,8 +22,10 @@ D(x) enters unchanged; the logit variable is only the bounded parametrisation.
 so the reported voltage is the one that would drive the same total current.
 
 The coupled Newton system [[A, b], [c^T, d]] (A = dF/dw, b = dF/dV, c = dG/dw,
-d = dG/dV) is solved by block elimination with two solves with A per iteration (one
-in uniform mode), which keeps the sparse operator untouched by the global unknown.
+d = dG/dV) keeps the sparse operator untouched by the global unknown: the iterative solver
+solves the rank-one modified system (A - b c^T/d) y = -F + b G/d with A's preconditioner
+(one Krylov solve per iteration, solver/bordered.py); the direct solver eliminates V by
+two solves with one factorisation of A (one in uniform mode).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from meshes import SURFACE_TAG, ParticleMesh
+from solver.bordered import BorderedOperator
 from solver.mathns import ufl_namespace
 from solver.petsc_options import set_prefixed_options
 from solver.scaling import FARADAY, GAS_CONSTANT, LENGTH_UNIT
@@ -191,9 +194,19 @@ class LiTransport:
         self.y1 = fem_petsc.create_vector(self.V_space)
         self.y2 = fem_petsc.create_vector(self.V_space)
         self.ksp = PETSc.KSP().create(self.comm)
-        self.ksp.setOperators(self.A)
         self._petsc_keys = set_prefixed_options(self.ksp, "li_", DEFAULT_PETSC[linear_solver],
                                                 petsc_options)
+        # Krylov solver: V eliminated through the rank-one modified operator, one solve
+        # per Newton iteration (solver/bordered.py); a direct solve (preonly, whatever
+        # the case's options) keeps the block elimination, whose second solve reuses the
+        # factorisation
+        self._bordered = None
+        if self.b_form is not None and PETSc.Options().getString("li_ksp_type",
+                                                                   "") != "preonly":
+            self._bordered = BorderedOperator(self.A, self.bvec, self.cvec)
+            self.ksp.setOperators(self._bordered.mat, self.A)
+        else:
+            self.ksp.setOperators(self.A)
         self.ksp.setFromOptions()
 
     # ------------------------------------------------------------------ helpers
@@ -237,30 +250,35 @@ class LiTransport:
             if not (np.isfinite(G) and np.isfinite(d) and np.isfinite(self.Fvec.norm())):
                 return NewtonResult(False, it, ksp_total, "non-finite residual")
             self.Fvec.scale(-1.0)
+            if self._bordered is not None:
+                self._assemble_b()
+                if d == 0.0 or not np.isfinite(d):
+                    return NewtonResult(False, it, ksp_total, "singular voltage equation")
+                self._bordered.d = d
+                self._bordered.rhs(self.Fvec, G)
             self.ksp.solve(self.Fvec, self.y1)
             ksp_total += self.ksp.getIterationNumber()
             if self.ksp.getConvergedReason() < 0:
                 return NewtonResult(False, it, ksp_total,
                                     f"linear solve failed ({self.ksp.getConvergedReason()})")
             cy1 = self.cvec.dot(self.y1)
-            if bv:
-                with self.bvec.localForm() as loc:
-                    loc.set(0.0)
-                fem_petsc.assemble_vector(self.bvec, self.b_form)
-                self.bvec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+            if self._bordered is not None:
+                dV = self._bordered.voltage_update(self.y1, G)  # y1 is dw already
+            elif bv:
+                self._assemble_b()
                 self.ksp.solve(self.bvec, self.y2)
                 ksp_total += self.ksp.getIterationNumber()
                 if self.ksp.getConvergedReason() < 0:
                     return NewtonResult(False, it, ksp_total, "linear solve failed")
-                cy2 = self.cvec.dot(self.y2)
-            else:
-                cy2 = 0.0
-            denom = d - cy2
-            if not np.isfinite(denom) or denom == 0.0:
-                return NewtonResult(False, it, ksp_total, "singular voltage equation")
-            dV = (-G - cy1) / denom
-            if bv:
+                denom = d - self.cvec.dot(self.y2)
+                if not np.isfinite(denom) or denom == 0.0:
+                    return NewtonResult(False, it, ksp_total, "singular voltage equation")
+                dV = (-G - cy1) / denom
                 self.y1.axpy(-dV, self.y2)  # y1 <- dw
+            else:
+                if not np.isfinite(d) or d == 0.0:
+                    return NewtonResult(False, it, ksp_total, "singular voltage equation")
+                dV = (-G - cy1) / d
             dw_max = self.y1.norm(PETSc.NormType.INFINITY)
             # Damp very large updates: the logit variable and exp(f eta) make a full step
             # from a far guess overshoot; quadratic convergence is kept near the solution.
@@ -273,6 +291,13 @@ class LiTransport:
             if damp == 1.0 and dw_max < self.newton_tol and abs(dV) < self.newton_tol:
                 return NewtonResult(True, it, ksp_total)
         return NewtonResult(False, self.newton_max_it, ksp_total, "Newton did not converge")
+
+    def _assemble_b(self) -> None:
+        """b = dF/dV (the surface column of the Newton system)."""
+        with self.bvec.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(self.bvec, self.b_form)
+        self.bvec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
 
     def accept(self) -> None:
         """Make the current state the old state of the next step."""
@@ -324,6 +349,8 @@ class LiTransport:
         opts = PETSc.Options()
         for k in self._petsc_keys:
             opts.delValue(k)
+        if self._bordered is not None:
+            self._bordered.free()
         for obj in (self.ksp, self.A, self.Fvec, self.bvec, self.cvec, self.y1, self.y2):
             obj.destroy()
 
