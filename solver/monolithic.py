@@ -55,6 +55,8 @@ DEFAULT_PETSC = {
                   "ksp_atol": 1e-30, "ksp_max_it": 500, "ksp_gmres_restart": 100,
                   "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
                   "fieldsplit_w_ksp_type": "preonly", "fieldsplit_w_pc_type": "gamg",
+                  # SSOR smoothing for the anisotropic Li block (see solver/transport.py)
+                  "fieldsplit_w_mg_levels_pc_type": "sor",
                   "fieldsplit_s_ksp_type": "preonly", "fieldsplit_s_pc_type": "jacobi",
                   # u: the elasticity solver's GAMG, shared (see _share_elasticity_pc)
                   "fieldsplit_u_ksp_type": "preonly"},
