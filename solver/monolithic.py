@@ -347,12 +347,14 @@ class MonolithicSolver:
                     self.ksp.setUp()
                 eta = self._forcing_term(history)
                 if self._bordered is not None:
-                    # (J - b c^T/d) y = -F + b G/d, then dV = (-G - c.y)/d
+                    # (J - b c^T/d) y = -F + b G/d, then dV = (-G - c.y)/d below
+                    if d == 0.0:
+                        return MonolithicResult(False, it, ksp_total,
+                                                "singular voltage equation", tuple(history))
                     self._single_into_block(self.bvec, tr.b_form)
                     self._bordered.d = d
-                    if d != 0.0:
-                        self._bordered.rhs(self.F, G)
-                        ksp_total += self._linear_solve(self.F, self.y1, eta)
+                    self._bordered.rhs(self.F, G)
+                    ksp_total += self._linear_solve(self.F, self.y1, eta)
                     cy1, cy2 = self.cvec.dot(self.y1), 0.0
                 else:
                     # block elimination (direct solver: the second solve reuses the

@@ -267,7 +267,6 @@ class LiTransport:
             if self.ksp.getConvergedReason() < 0:
                 return NewtonResult(False, it, ksp_total,
                                     f"linear solve failed ({self.ksp.getConvergedReason()})")
-            cy1 = self.cvec.dot(self.y1)
             if self._bordered is not None:
                 dV = self._bordered.voltage_update(self.y1, G)  # y1 is dw already
             elif bv:
@@ -279,12 +278,12 @@ class LiTransport:
                 denom = d - self.cvec.dot(self.y2)
                 if not np.isfinite(denom) or denom == 0.0:
                     return NewtonResult(False, it, ksp_total, "singular voltage equation")
-                dV = (-G - cy1) / denom
+                dV = (-G - self.cvec.dot(self.y1)) / denom
                 self.y1.axpy(-dV, self.y2)  # y1 <- dw
             else:
                 if not np.isfinite(d) or d == 0.0:
                     return NewtonResult(False, it, ksp_total, "singular voltage equation")
-                dV = (-G - cy1) / d
+                dV = (-G - self.cvec.dot(self.y1)) / d
             dw_max = self.y1.norm(PETSc.NormType.INFINITY)
             # Damp very large updates: the logit variable and exp(f eta) make a full step
             # from a far guess overshoot; quadratic convergence is kept near the solution.
