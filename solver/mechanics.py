@@ -205,6 +205,11 @@ class Elasticity:
         self._petsc_keys = set_prefixed_options(self.ksp, "elasticity_",
                                                 DEFAULT_PETSC[linear_solver], petsc_options)
         self.ksp.setFromOptions()
+        # Krylov solves start from the last displacement: between time steps (and
+        # coupling passes) the right-hand side changes by a small fraction, so fewer CG
+        # iterations reach the same tolerance (relative to |b|, as from zero)
+        if self.ksp.getType() != "preonly":
+            self.ksp.setInitialGuessNonzero(True)
         self.ksp_iterations = 0
         self.setup_done = False
 
