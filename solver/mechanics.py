@@ -176,6 +176,10 @@ class Elasticity:
         eps_u = ufl.sym(ufl.grad(self.u))
         self.eps_ch = ea * I3 + (ec - ea) * Mn
         omega = ufl.diff(ea, xv) * I3 + (ufl.diff(ec, xv) - ufl.diff(ea, xv)) * Mn
+        # Omega : C : Omega / (c_max R T) >= 0 (dimensionless): the stress-potential
+        # change per unit Li fraction of a fully constrained point (solver/monolithic.py)
+        self.omega_c_omega = (GPA * ufl.inner(stress(omega), omega)
+                              / (mat.c_max * GAS_CONSTANT * tr.T))
         self.eps_el = eps_u - self.eps_ch - self.eps_res
         self.sigma = stress(self.eps_el)  # GPa
         self.sigma_c = R.T * self.sigma * R  # crystal frame, GPa

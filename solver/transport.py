@@ -144,6 +144,9 @@ class LiTransport:
                                [0.0, 0.0, material.D_c_over_D_ab]])
         Mrot = R * aniso * R.T
         D = material.d_ab(x, self.T, m) / L**2  # um^2/s
+        # Li mobility D x (1 - x) and the rotated anisotropy (kept for the two-way
+        # coupling's preconditioner, solver/monolithic.py)
+        self.mobility, self.Mrot = D * x * (1.0 - x), Mrot
         f = FARADAY / (GAS_CONSTANT * self.T)
 
         # Butler-Volmer current density [A/m^2], with eta as a UFL variable for dF/dV.
