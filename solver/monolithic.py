@@ -143,7 +143,8 @@ class MonolithicSolver:
                     else:
                         blocks[i][j] = fem_petsc.create_matrix(J[i][j])
                         self._varying.append((blocks[i][j], J[i][j]))
-            self.P = self.A = None
+            self.A = PETSc.Mat().createNest(blocks, comm=self.comm)
+            self.P = self.A
             beta = self.SCHUR_FRACTION
             if beta > 0.0:
                 # w-split preconditioning matrix: an approximate Schur complement of the
@@ -164,9 +165,6 @@ class MonolithicSolver:
                 pblocks[0][0] = S_hat
                 self.P = PETSc.Mat().createNest(pblocks, comm=self.comm)
             self._own_blocks = [m for m, _ in self._varying]
-            self.A = PETSc.Mat().createNest(blocks, comm=self.comm)
-            if self.P is None:
-                self.P = self.A
         else:
             self._own_blocks = []
             self.A = self.P = fem_petsc.create_matrix(J)
