@@ -256,7 +256,10 @@ def restore_state(arrays: dict[str, np.ndarray], tr, mech, path: Path) -> None:
                              op=MPI.SUM)
         if bad:
             raise CheckpointError(
-                f"{path}: field {name!r} does not match this mesh ({stored_v.shape[0]} stored "
-                f"dofs, {n_global} now); was the mesh or the Gmsh version changed?")
+                f"{path}: field {name!r} does not match this mesh and space "
+                f"({stored_v.shape[0]} stored dofs of {stored_v.shape[1]} values, {n_global} "
+                f"of {bs} now); was the mesh or the Gmsh version changed, or was the "
+                "checkpoint written by an older chemomech (eps_res had 9 values per cell "
+                "before it became a symmetric tensor of 6)?")
         f.x.array[:] = stored_v[idx].ravel()
         f.x.scatter_forward()

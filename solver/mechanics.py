@@ -28,6 +28,7 @@ space: J = -c_max D x (1 - x) M grad(w - s), i.e. Li moves up the gradient of si
 
 from __future__ import annotations
 
+import basix.ufl
 import numpy as np
 import ufl
 from dolfinx import fem, la
@@ -148,10 +149,15 @@ class Elasticity:
         self.U = fem.functionspace(mesh, ("Lagrange", degree, (3,)))
         self.u = fem.Function(self.U, name="u")  # um
         self.u_old = fem.Function(self.U)
-        T0 = fem.functionspace(mesh, ("DG", 0, (3, 3)))
-        self.eps_res = fem.Function(T0, name="eps_res")  # sample frame, symmetric
+        # residual eigenstrain, sample frame, dimensionless: a symmetric DG0 tensor (6
+        # values per cell instead of 9, in storage and in the coefficient packing of every
+        # form that carries the stress; set it with ``interpolate``, the stored order is
+        # basix's)
+        T0 = fem.functionspace(mesh, basix.ufl.element("DG", mesh.basix_cell(), 0,
+                                                       shape=(3, 3), symmetry=True))
+        self.eps_res = fem.Function(T0, name="eps_res")
         dx = tr.dx
-        R = tr.rotation
+        R = tr.R
         C = mat.stiffness_voigt() / GPA
 
         xv = ufl.variable(tr.x_expr)

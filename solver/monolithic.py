@@ -42,6 +42,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver.bordered import BorderedOperator
+from solver.chunked import ChunkedForm
 from solver.petsc_options import set_prefixed_options
 from solver.transport import NewtonResult
 
@@ -52,9 +53,13 @@ DEFAULT_PETSC = {
     # GMRES, right-preconditioned (the true residual is monitored): the preconditioner is
     # a fixed linear operator (preonly sub-solves, Chebyshev/Jacobi smoothers), so the
     # flexible variant and its second set of basis vectors are not needed (half the
-    # Krylov memory, same iterations: measured)
+    # Krylov memory, same iterations: measured).  Restart 20: the Krylov basis is the
+    # largest allocation of the step (one (w, s, u) vector per iteration, ~5 MB each at
+    # 5.1e5 unknowns: 20 instead of 100 saves ~75 MB there); most solves need fewer
+    # iterations, and the longer ones (the tightened last Newton update, 23-31) took 0-2
+    # more (measured at 3.2e4 unknowns, and 96 -> 98 per bench step at 5.1e5)
     "iterative": {"ksp_type": "gmres", "ksp_pc_side": "right", "ksp_rtol": 1e-10,
-                  "ksp_atol": 1e-30, "ksp_max_it": 500, "ksp_gmres_restart": 100,
+                  "ksp_atol": 1e-30, "ksp_max_it": 500, "ksp_gmres_restart": 20,
                   "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
                   "fieldsplit_w_ksp_type": "preonly", "fieldsplit_w_pc_type": "gamg",
                   # SSOR smoothing for the anisotropic Li block (see solver/transport.py)
@@ -85,6 +90,7 @@ class MonolithicSolver:
     # with 0, 17-73 with 0.35, 17-62 with 1; from x = 0.9 unchanged (11-25).  Whole
     # two-way demo: 84.7 s -> 72.4 s, 40 -> 28 iterations per Newton iteration.
     SCHUR_FRACTION = 1.0  # numerical setting (preconditioner only; the Jacobian is exact)
+    FORCING = 0.01  # eta_k = FORCING * (last update norm), see _forcing_term
 
     def __init__(self, transport, mechanics, *, linear_solver: str = "direct",
                  petsc_options: dict | None = None,
@@ -110,6 +116,10 @@ class MonolithicSolver:
         F_u = ufl.inner(mech.sigma, ufl.sym(ufl.grad(z))) * tr.dx
         residuals = [F_w, F_s, F_u]
         trials = [ufl.TrialFunction(V) for V in self.spaces]
+        self.nested = linear_solver == "iterative"
+        # the iterative path assembles block by block, each over chunks of cells (bounded
+        # coefficient-packing transient, solver/chunked.py); MUMPS takes the blocked forms
+        compile_ = ChunkedForm if self.nested else fem.form
         J = [[None] * 3 for _ in range(3)]
         J_ww_ufl = None
         for i, Fi in enumerate(residuals):
@@ -117,12 +127,13 @@ class MonolithicSolver:
                 Jij = ufl.algorithms.expand_derivatives(ufl.derivative(Fi, uj, dj))
                 if Jij.empty():
                     continue
-                J[i][j] = fem.form(Jij)
+                if self.nested and (i, j) in ((1, 1), (2, 2)):
+                    continue  # constant blocks: the mechanics object's M and K (below)
+                J[i][j] = compile_(Jij)
                 if (i, j) == (0, 0):
                     J_ww_ufl = Jij
-        self.F_forms = [fem.form(Fi) for Fi in residuals]
+        self.F_forms = [compile_(Fi) for Fi in residuals]
         self.J_forms = J
-        self.nested = linear_solver == "iterative"
         if self.nested:
             # Nested matrix: each block is its own matrix, so the two constant blocks are
             # shared with the mechanics object instead of re-assembled -- the s mass
@@ -131,20 +142,16 @@ class MonolithicSolver:
             # block is therefore the very matrix whose GAMG hierarchy the elasticity solver
             # set up once (solver/mechanics.py), and the split reuses that preconditioner.
             blocks = [[None] * 3 for _ in range(3)]
+            blocks[1][1], blocks[2][2] = mech.Mmass, mech.K
             self._varying = []
             for i in range(3):
                 for j in range(3):
-                    if J[i][j] is None:
-                        continue
-                    if (i, j) == (1, 1):
-                        blocks[i][j] = mech.Mmass
-                    elif (i, j) == (2, 2):
-                        blocks[i][j] = mech.K
-                    else:
-                        blocks[i][j] = fem_petsc.create_matrix(J[i][j])
+                    if J[i][j] is not None:
+                        blocks[i][j] = self._block_matrix(i, j, J[i][j])
                         self._varying.append((blocks[i][j], J[i][j]))
             self.A = PETSc.Mat().createNest(blocks, comm=self.comm)
             self.P = self.A
+            self._pc_blocks = []  # preconditioner-only matrices, refreshed once per step
             beta = self.SCHUR_FRACTION
             if beta > 0.0:
                 # w-split preconditioning matrix: an approximate Schur complement of the
@@ -155,22 +162,23 @@ class MonolithicSolver:
                 # response, scaled by beta (the elastic relaxation of a free particle
                 # makes the true response smaller).  Positive by construction, so GAMG
                 # stays robust; the Jacobian itself is unchanged.
-                S_form = fem.form(J_ww_ufl + beta * mech.omega_c_omega * tr.x_expr
-                                  * (1.0 - tr.x_expr) * tr.mobility
-                                  * ufl.inner(tr.Mrot * ufl.grad(trials[0]), ufl.grad(q))
-                                  * tr.dx)
-                S_hat = fem_petsc.create_matrix(S_form)
-                self._varying.append((S_hat, S_form))
+                S_form = ChunkedForm(J_ww_ufl + beta * mech.omega_c_omega * tr.x_expr
+                                     * (1.0 - tr.x_expr) * tr.mobility
+                                     * ufl.inner(tr.Mrot * ufl.grad(trials[0]),
+                                                 ufl.grad(q)) * tr.dx)
+                S_hat = self._block_matrix(0, 0, S_form)
+                self._pc_blocks.append((S_hat, S_form))
                 pblocks = [list(r) for r in blocks]
                 pblocks[0][0] = S_hat
                 self.P = PETSc.Mat().createNest(pblocks, comm=self.comm)
-            self._own_blocks = [m for m, _ in self._varying]
+            self._own_blocks = [m for m, _ in self._varying + self._pc_blocks]
         else:
             self._own_blocks = []
             self.A = self.P = fem_petsc.create_matrix(J)
         self.F = fem_petsc.create_vector(self.spaces, kind=PETSc.Vec.Type.MPI)
         self.x = self.F.duplicate()
-        self.y1, self.y2 = self.F.duplicate(), self.F.duplicate()
+        self.y1 = self.F.duplicate()
+        self.y2: PETSc.Vec | None = None  # voltage column (block elimination only)
         self.bvec, self.cvec = self.F.duplicate(), self.F.duplicate()
         self.offsets = self._owned_offsets()
         self._field_vecs = [fem_petsc.create_vector(V) for V in self.spaces]
@@ -221,16 +229,34 @@ class MonolithicSolver:
             start += n
         return out
 
+    def _block_matrix(self, i: int, j: int, form: ChunkedForm) -> PETSc.Mat:
+        """Matrix of block (i, j).  The (w, s) x (w, s) blocks have the sparsity of the
+        Li-space mass matrix (P1 x P1 over the same cells), so they share its row and
+        column index arrays (PETSc SHARE_NONZERO_PATTERN: only the values are new, 1/3
+        less memory per block); the u blocks get their own pattern."""
+        if i < 2 and j < 2:
+            return self.mech.Mmass.duplicate(PETSc.Mat.DuplicateOption.SHARE_NONZERO_PATTERN)
+        return fem_petsc.create_matrix(form.full())
+
     def _rigid_nullspace(self) -> PETSc.NullSpace:
-        """The six rigid-body modes in the u block, zero in w and s (orthonormal)."""
+        """The six rigid-body modes in the u block, zero in w and s.
+
+        Held as a removal function on the u part, with the mechanics object's orthonormal
+        basis (owned parts), instead of six vectors of the full (w, s, u) length: the
+        same projection, ~31 MB less at 5.1e5 unknowns."""
         a, b = self.offsets[2]
-        vecs = []
-        for mode in self.mech.nullspace.getVecs():
-            v = self.F.duplicate()
-            v.set(0.0)
-            v.array[a:b] = mode.array_r  # owned part of an orthonormal basis stays orthonormal
-            vecs.append(v)
-        return PETSc.NullSpace().create(vectors=vecs, comm=self.comm)
+        modes = [mode.array_r for mode in self.mech.nullspace.getVecs()]
+        comm = self.comm
+
+        def remove(_ns: PETSc.NullSpace, vec: PETSc.Vec) -> None:
+            u = vec.array[a:b]
+            coef = comm.allreduce(np.array([m @ u for m in modes]), op=MPI.SUM)
+            for c, m in zip(coef, modes, strict=True):
+                u -= c * m
+
+        ns = PETSc.NullSpace().create(constant=False, vectors=(), comm=comm)
+        ns.setFunction(remove)
+        return ns
 
     def _setup_fieldsplit(self) -> None:
         pc = self.ksp.getPC()
@@ -273,15 +299,19 @@ class MonolithicSolver:
         for f in self.unknowns:
             f.x.scatter_forward()
 
-    def _assemble_jacobian(self) -> None:
-        """Jacobian at the current state (nested: only the blocks that depend on it)."""
+    def _assemble_jacobian(self, refresh_pc: bool = True) -> None:
+        """Jacobian at the current state (nested: only the blocks that depend on it).
+
+        ``refresh_pc``: also re-assemble the preconditioner-only w block (the approximate
+        Schur complement), which is then set up anew; otherwise the preconditioner keeps
+        the last one (see :meth:`solve`)."""
         if self.nested:
-            for M, form in self._varying:
+            for M, form in self._varying + (self._pc_blocks if refresh_pc else []):
                 M.zeroEntries()
-                fem_petsc.assemble_matrix(M, form)
+                form.assemble_matrix(M)
                 M.assemble()
             self.A.assemble()
-            if self.P is not self.A:
+            if self.P is not self.A and refresh_pc:
                 self.P.assemble()
         else:
             self.A.zeroEntries()
@@ -300,7 +330,10 @@ class MonolithicSolver:
                 continue
             with tmp.localForm() as loc:
                 loc.set(0.0)
-            fem_petsc.assemble_vector(tmp, form)
+            if isinstance(form, ChunkedForm):
+                form.assemble_vector(tmp)
+            else:
+                fem_petsc.assemble_vector(tmp, form)
             tmp.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
             vec.array[a:b] = tmp.array_r[: b - a]
 
@@ -334,10 +367,15 @@ class MonolithicSolver:
     def _forcing_term(self, history: list[float]) -> float:
         """Relative tolerance of the Newton-update solve (inexact Newton).
 
-        eta_k = 0.1 * (last update norm), clipped to [rtol_min, 1e-3]: the linear error
-        then stays below the Newton error, so the convergence stays quadratic (Dembo,
-        Eisenstat & Steihaug, SIAM J. Numer. Anal. 19, 400 (1982)), while the first,
-        far-from-solution iterations are not solved to round-off.
+        eta_k = FORCING * (last update norm), clipped to [rtol_min, 1e-3]: the linear
+        error then stays below the Newton error, so the convergence stays quadratic
+        (Dembo, Eisenstat & Steihaug, SIAM J. Numer. Anal. 19, 400 (1982)), while the
+        first, far-from-solution iterations are not solved to round-off.  FORCING = 0.01:
+        the linear error in the update is larger than eta times the update (the coupled
+        operator is ill-conditioned), and with 0.1 it visibly slowed the quadratic
+        convergence (d_k / d_{k-1}^2 grew from 2 to 8 within a step).  Measured on the
+        two-way demo (86 steps): 3.45 -> 3.14 Newton iterations per step and 95 -> 90
+        Krylov iterations per step; 0.001 gave 3.08 Newton but 98 Krylov iterations.
 
         When Newton is in its quadratic regime and the coming update, predicted as
         d_pred = d_k^3 / d_{k-1}^2, is small enough to end the iteration, the solve is
@@ -348,7 +386,7 @@ class MonolithicSolver:
             return 0.0  # MUMPS: exact
         if not history:
             return self.eta_max
-        eta = min(self.eta_max, max(self.rtol_min, 0.1 * history[-1]))
+        eta = min(self.eta_max, max(self.rtol_min, self.FORCING * history[-1]))
         if len(history) >= 2 and history[-1] < 0.1 * history[-2]:
             d_pred = history[-1] ** 3 / history[-2] ** 2
             # the stopping estimate after the coming update would pass on its quadratic
@@ -367,7 +405,11 @@ class MonolithicSolver:
         history: list[float] = []
         self._predict()
         for it in range(1, self.max_it + 1):
-            self._assemble_jacobian()
+            # the w preconditioner's approximate Schur complement is refreshed once per
+            # step: it is only a preconditioner, and its GAMG set-up is then reused by the
+            # step's later iterations (measured: same Krylov counts, one assembly and one
+            # set-up instead of 3-4)
+            self._assemble_jacobian(refresh_pc=it == 1)
             self._assemble_block_vector(self.F, self.F_forms)
             self._single_into_block(self.cvec, tr.c_form)
             G, d = tr.scalar(tr.G_form), tr.scalar(tr.d_form)
@@ -397,6 +439,8 @@ class MonolithicSolver:
                     cy1 = self.cvec.dot(self.y1)
                     cy2 = 0.0
                     if bv:
+                        if self.y2 is None:
+                            self.y2 = self.F.duplicate()
                         self._single_into_block(self.bvec, tr.b_form)
                         ksp_total += self._linear_solve(self.bvec, self.y2, self.rtol_min)
                         cy2 = self.cvec.dot(self.y2)
@@ -495,7 +539,8 @@ class MonolithicSolver:
             self.P.destroy()
         for obj in (self.ksp, self.A, *self._own_blocks, *self._field_vecs, self.F, self.x,
                     self.y1, self.y2, self.bvec, self.cvec):
-            obj.destroy()
+            if obj is not None:
+                obj.destroy()
 
 
 class _LinearFailure(RuntimeError):

@@ -113,15 +113,20 @@ class LiTransport:
         self.V = fem.Constant(mesh, PETSc.ScalarType(4.0))  # V
         self.V_old = 4.0
 
-        # Orientation as a DG0 tensor field so polycrystals only change its values.
-        Q = fem.functionspace(mesh, ("DG", 0, (3, 3)))
-        self.rotation = fem.Function(Q, name="rotation")
-        ncells = mesh.topology.index_map(3).size_local + mesh.topology.index_map(3).num_ghosts
+        # Orientation in the forms (``R``): a constant tensor for one orientation (single
+        # crystal), else a DG0 tensor field so polycrystals only change its values.  A
+        # DG0 tensor costs 9 values per cell in storage and again in the coefficient
+        # packing of every form it enters (~53 MB each at 7.4e5 cells, measured), so the
+        # single crystal builds the field only when output asks for it (``rotation``).
         rot = np.asarray(rotations, dtype=float)
-        rot = np.broadcast_to(rot, (ncells, 3, 3)) if rot.ndim == 2 else rot
-        dofs = Q.dofmap.list[:, 0]  # DG0: one (blocked) dof per cell
-        values = self.rotation.x.array.reshape(-1, 9)
-        values[dofs] = rot.reshape(ncells, 9)[: dofs.size]
+        self._rotation_field: fem.Function | None = None
+        if rot.ndim == 2:
+            self._uniform_rotation = rot.copy()
+            self.R = fem.Constant(mesh, PETSc.ScalarType(rot))
+        else:
+            self._uniform_rotation = None
+            self._rotation_field = self._build_rotation_field(rot)
+            self.R = self._rotation_field
 
         qd = {"quadrature_degree": quadrature_degree}
         self.dx = ufl.Measure("dx", mesh, metadata=qd)
@@ -139,7 +144,7 @@ class LiTransport:
         x = 1.0 / (1.0 + ufl.exp(-w))
         x_old = 1.0 / (1.0 + ufl.exp(-self.w_old))
         self.x_expr = x
-        R = self.rotation
+        R = self.R
         aniso = ufl.as_matrix([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0],
                                [0.0, 0.0, material.D_c_over_D_ab]])
         Mrot = R * aniso * R.T
@@ -196,7 +201,6 @@ class LiTransport:
         self.flux_form = fem.form(surface(i_flux))  # A/m^2 * um^2
         self.eta_form = fem.form(surface(eta))
 
-        self.A = fem_petsc.create_matrix(self.J_form)
         self.Fvec = fem_petsc.create_vector(self.V_space)
         self.bvec = fem_petsc.create_vector(self.V_space)
         self.cvec = fem_petsc.create_vector(self.V_space)
@@ -205,11 +209,21 @@ class LiTransport:
         self.ksp = PETSc.KSP().create(self.comm)
         self._petsc_keys = set_prefixed_options(self.ksp, "li_", DEFAULT_PETSC[linear_solver],
                                                 petsc_options)
+        # The Li Jacobian and its solver's operators are built on the first solve(): a
+        # two-way run whose Newton is the monolithic one (solver/monolithic.py) never
+        # needs them (one Li-sized matrix less, ~21 MB at 1.3e5 Li dofs)
+        self.A: PETSc.Mat | None = None
+        self._bordered = None
+
+    def _ensure_linear_system(self) -> None:
+        """Create the Li Jacobian matrix and hand the operators to the KSP (once)."""
+        if self.A is not None:
+            return
+        self.A = fem_petsc.create_matrix(self.J_form)
         # Krylov solver: V eliminated through the rank-one modified operator, one solve
         # per Newton iteration (solver/bordered.py); a direct solve (preonly, whatever
         # the case's options) keeps the block elimination, whose second solve reuses the
         # factorisation
-        self._bordered = None
         if self.b_form is not None and PETSc.Options().getString("li_ksp_type",
                                                                    "") != "preonly":
             self._bordered = BorderedOperator(self.A, self.bvec, self.cvec)
@@ -225,6 +239,26 @@ class LiTransport:
     def scalar(self, form) -> float:
         """Assemble a scalar form over all ranks."""
         return self._sum(fem.assemble_scalar(form))
+
+    def _build_rotation_field(self, rot: np.ndarray) -> fem.Function:
+        """DG0 (3, 3) field of the crystal->sample rotation; ``rot`` (3, 3) or per cell."""
+        mesh = self.mesh
+        Q = fem.functionspace(mesh, ("DG", 0, (3, 3)))
+        field = fem.Function(Q, name="rotation")
+        ncells = mesh.topology.index_map(3).size_local + mesh.topology.index_map(3).num_ghosts
+        rot = np.broadcast_to(rot, (ncells, 3, 3)) if rot.ndim == 2 else rot
+        dofs = Q.dofmap.list[:, 0]  # DG0: one (blocked) dof per cell
+        values = field.x.array.reshape(-1, 9)
+        values[dofs] = rot.reshape(ncells, 9)[: dofs.size]
+        return field
+
+    @property
+    def rotation(self) -> fem.Function:
+        """Crystal->sample rotation as a DG0 (3, 3) field (built on first use for a single
+        orientation, whose forms use a constant)."""
+        if self._rotation_field is None:
+            self._rotation_field = self._build_rotation_field(self._uniform_rotation)
+        return self._rotation_field
 
     def set_uniform(self, x0: float) -> None:
         """Set a uniform Li fraction and put V at its rest potential (zero current)."""
@@ -245,6 +279,7 @@ class LiTransport:
         """Newton on (w, V) by block elimination; leaves the state at the result."""
         bv = self.b_form is not None
         ksp_total = 0
+        self._ensure_linear_system()
         for it in range(1, self.newton_max_it + 1):
             self.A.zeroEntries()
             fem_petsc.assemble_matrix(self.A, self.J_form)
@@ -360,7 +395,8 @@ class LiTransport:
         if self._bordered is not None:
             self._bordered.free()
         for obj in (self.ksp, self.A, self.Fvec, self.bvec, self.cvec, self.y1, self.y2):
-            obj.destroy()
+            if obj is not None:
+                obj.destroy()
 
 
 __all__ = ["LiTransport", "NewtonResult"]

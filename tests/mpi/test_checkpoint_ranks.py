@@ -24,6 +24,7 @@ def _shared_tmp(tmp_path) -> Path:
 
 def _functions(comm):
     """P2 scalar, P1 vector and DG0 tensor functions set from their dof coordinates."""
+    import basix.ufl
     from dolfinx import fem
 
     case = validate(case_dict(geometry={"mesh_size": "0.3 um", "surface_mesh_size": "0.3 um"}))
@@ -32,7 +33,8 @@ def _functions(comm):
         "w": fem.Function(fem.functionspace(mesh, ("Lagrange", 2))),
         "s": fem.Function(fem.functionspace(mesh, ("Lagrange", 2))),
         "u": fem.Function(fem.functionspace(mesh, ("Lagrange", 1, (3,)))),
-        "eps_res": fem.Function(fem.functionspace(mesh, ("DG", 0, (3, 3)))),
+        "eps_res": fem.Function(fem.functionspace(mesh, basix.ufl.element(
+            "DG", mesh.basix_cell(), 0, shape=(3, 3), symmetry=True))),
     }
     tr = SimpleNamespace(comm=comm, w=funcs["w"], s=funcs["s"])
     mech = SimpleNamespace(u=funcs["u"], eps_res=funcs["eps_res"])

@@ -1,0 +1,97 @@
+"""Cell-chunked assembly: the same compiled kernels over a few subsets of the cells.
+
+DOLFINx packs every coefficient of a form for all cells before it assembles, one copy per
+cell (a P1 field is stored ~7x over on tetrahedra, a P1 vector field ~21x).  For the
+coupling blocks of the monolithic Jacobian (solver/monolithic.py) that transient was the
+largest single allocation of a step: ~200 MB for one block and ~120 MB for the residual
+at 5.1e5 unknowns (measured, ``docs/performance.md``).  Assembling the cell integrals chunk
+by chunk into the same matrix or vector bounds it by the chunk size.
+
+The kernels are compiled once: the form's "everywhere" cell integrals are retagged with one
+subdomain id, and each chunk is a :func:`dolfinx.fem.create_form` over its own owned
+cells.  Facet integrals (few entities) stay in an ordinary form assembled in one pass.
+The result equals one-pass assembly up to the order of floating-point additions
+(``tests/unit/test_chunked.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem import petsc as fem_petsc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+# cells per chunk (numerical setting): the packing transient is ~8 B x (coefficient dofs
+# per cell) x chunk, i.e. ~10 MB for the widest coupling block (~25 values per cell)
+CHUNK_CELLS = 50_000
+_TAG = 1  # subdomain id of the retagged cell integrals
+
+
+class ChunkedForm:
+    """A bilinear or linear form assembled over chunks of owned cells.
+
+    :meth:`full` builds the same compiled form over all owned cells (for the sparsity
+    pattern of a matrix; not kept, since every DOLFINx form stores its cell list, 4 B per
+    cell); :meth:`assemble_matrix` and :meth:`assemble_vector` add the form into an
+    existing PETSc object chunk by chunk (the caller finalises: ``Mat.assemble`` or a
+    reverse ghost update)."""
+
+    def __init__(self, form: ufl.Form, chunk_cells: int = CHUNK_CELLS):
+        if chunk_cells < 1:
+            raise ValueError(f"chunk_cells must be >= 1, got {chunk_cells}")
+        cell, rest = [], []
+        for itg in form.integrals():
+            default = itg.subdomain_id() in ("everywhere", "otherwise")
+            (cell if itg.integral_type() == "cell" and default else rest).append(itg)
+        if not cell:
+            raise ValueError("ChunkedForm needs a cell integral over the whole mesh")
+        spaces = [a.ufl_function_space() for a in form.arguments()]
+        if not spaces:
+            raise ValueError("ChunkedForm needs a linear or bilinear form")
+        msh = spaces[0].mesh
+        tagged = ufl.Form([itg.reconstruct(subdomain_id=_TAG) for itg in cell])
+        compiled = fem.compile_form(msh.comm, tagged,
+                                    form_compiler_options={"scalar_type": PETSc.ScalarType})
+        coeffs = {c: c for c in tagged.coefficients()}
+        consts = {c: c for c in ufl.algorithms.analysis.extract_constants(tagged)}
+        ncells = msh.topology.index_map(msh.topology.dim).size_local
+
+        def over(start: int, stop: int) -> fem.Form:
+            cells = np.arange(start, stop, dtype=np.int32)
+            return fem.create_form(compiled, spaces, msh,
+                                   {fem.IntegralType.cell: [(_TAG, cells)]}, coeffs, consts)
+
+        self._over, self._ncells = over, ncells
+        # the same number of chunks on every rank: DOLFINx flushes the assembly of a
+        # square matrix after each form (a collective MatAssembly), so every rank must
+        # assemble as many chunk forms as the others (some may then hold no cells)
+        nchunks = msh.comm.allreduce(max(1, -(-ncells // chunk_cells)), op=MPI.MAX)
+        bounds = np.linspace(0, ncells, nchunks + 1).astype(int)
+        self.chunks = [over(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self.rest = fem.form(ufl.Form(rest)) if rest else None
+
+    def full(self) -> fem.Form:
+        """The cell part over all owned cells (a new form; for sparsity patterns)."""
+        return self.chunks[0] if len(self.chunks) == 1 else self._over(0, self._ncells)
+
+    @property
+    def num_chunks(self) -> int:
+        return len(self.chunks)
+
+    def _parts(self) -> list[fem.Form]:
+        return self.chunks + ([self.rest] if self.rest is not None else [])
+
+    def assemble_matrix(self, A: PETSc.Mat) -> None:
+        """Add the form into ``A`` (no ``A.assemble()``: the caller finalises)."""
+        for part in self._parts():
+            fem_petsc.assemble_matrix(A, part)
+
+    def assemble_vector(self, b: PETSc.Vec) -> None:
+        """Add the form into the local (ghosted) form of ``b`` (no ghost update)."""
+        for part in self._parts():
+            fem_petsc.assemble_vector(b, part)
+
+
+__all__ = ["CHUNK_CELLS", "ChunkedForm"]
