@@ -53,13 +53,13 @@ DEFAULT_PETSC = {
     # GMRES, right-preconditioned (the true residual is monitored): the preconditioner is
     # a fixed linear operator (preonly sub-solves, Chebyshev/Jacobi smoothers), so the
     # flexible variant and its second set of basis vectors are not needed (half the
-    # Krylov memory, same iterations: measured).  Restart 20: the Krylov basis is the
-    # largest allocation of the step (one (w, s, u) vector per iteration, ~5 MB each at
-    # 5.1e5 unknowns: 20 instead of 100 saves ~75 MB there); most solves need fewer
-    # iterations, and the longer ones (the tightened last Newton update, 23-31) took 0-2
-    # more (measured at 3.2e4 unknowns, and 96 -> 98 per bench step at 5.1e5)
+    # Krylov memory, same iterations: measured).  Restart 100: the Krylov basis is the
+    # largest allocation of a step (one (w, s, u) vector per iteration, ~5 MB each at
+    # 5.1e5 unknowns) but grows only as far as a solve goes (<= ~31 iterations at
+    # x = 0.9); restart 20 saved ~75 MB there but made the two-way demo 2.5x slower
+    # (its solves below x = 0.3 need 40-100 iterations and stagnated: 86 -> 91 steps)
     "iterative": {"ksp_type": "gmres", "ksp_pc_side": "right", "ksp_rtol": 1e-10,
-                  "ksp_atol": 1e-30, "ksp_max_it": 500, "ksp_gmres_restart": 20,
+                  "ksp_atol": 1e-30, "ksp_max_it": 500, "ksp_gmres_restart": 100,
                   "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
                   "fieldsplit_w_ksp_type": "preonly", "fieldsplit_w_pc_type": "gamg",
                   # SSOR smoothing for the anisotropic Li block (see solver/transport.py)
@@ -242,17 +242,21 @@ class MonolithicSolver:
         """The six rigid-body modes in the u block, zero in w and s.
 
         Held as a removal function on the u part, with the mechanics object's orthonormal
-        basis (owned parts), instead of six vectors of the full (w, s, u) length: the
-        same projection, ~31 MB less at 5.1e5 unknowns."""
+        basis (owned parts, 3/5 of the length), instead of six vectors of the full
+        (w, s, u) length: the same projection, ~13 MB less at 5.1e5 unknowns."""
         a, b = self.offsets[2]
-        modes = [mode.array_r for mode in self.mech.nullspace.getVecs()]
+        modes = np.array([mode.array_r for mode in self.mech.nullspace.getVecs()])  # (6, n)
         comm = self.comm
+        local, coef = np.zeros(len(modes)), np.zeros(len(modes))
 
         def remove(_ns: PETSc.NullSpace, vec: PETSc.Vec) -> None:
             u = vec.array[a:b]
-            coef = comm.allreduce(np.array([m @ u for m in modes]), op=MPI.SUM)
-            for c, m in zip(coef, modes, strict=True):
-                u -= c * m
+            # one BLAS product and a buffer Allreduce: this runs at every Krylov
+            # iteration, and a per-mode loop with the pickling allreduce made the 2-rank
+            # two-way demo 2.5x slower (measured)
+            np.dot(modes, u, out=local)
+            comm.Allreduce(local, coef, op=MPI.SUM)
+            u -= coef @ modes
 
         ns = PETSc.NullSpace().create(constant=False, vectors=(), comm=comm)
         ns.setFunction(remove)
