@@ -322,6 +322,27 @@ def test_ufl_matches_numpy(name):
             assert float(e((xv,))) == pytest.approx(float(f(xv)), rel=1e-10), key
 
 
+def test_ufl_tanh_values_and_derivatives():
+    # the exp form of tanh in the UFL namespace (cheap derivatives) against the closed forms
+    # tanh' = 1 - tanh^2 and tanh'' = -2 tanh (1 - tanh^2), inside and beyond the clamp
+    ufl = pytest.importorskip("ufl")
+    basix_ufl = pytest.importorskip("basix.ufl")
+    from solver.mathns import ufl_namespace
+
+    m = ufl_namespace()
+    mesh = ufl.Mesh(basix_ufl.element("Lagrange", "interval", 1, shape=(1,)))
+    z = ufl.variable(ufl.SpatialCoordinate(mesh)[0])
+    t = m.tanh(z)
+    d1 = ufl.diff(t, z)
+    d2 = ufl.diff(d1, z)
+    for zv in (-500.0, -25.0, -19.0, -3.0, -0.4, -1e-9, 0.0, 1e-9, 0.7, 5.0, 19.5, 30.0, 800.0):
+        th = np.tanh(zv)
+        sech2 = 1.0 - th * th
+        assert float(t((zv,))) == pytest.approx(th, abs=5e-16)
+        assert float(d1((zv,))) == pytest.approx(sech2, rel=1e-12, abs=1e-15)
+        assert float(d2((zv,))) == pytest.approx(-2.0 * th * sech2, rel=1e-12, abs=1e-15)
+
+
 @pytest.mark.parametrize("name,target", [("NC91", 0.078), ("NM91", 0.059)])
 def test_w25_volume_shrinkage_consistent(name, target):
     # not fitted: the c-collapse scaling alone should give [W25]'s volume shrinkage roughly
