@@ -110,6 +110,75 @@ def test_fieldsplit_gmres_gives_the_direct_solution(problem):
     staggered.reject()
 
 
+def test_predictor_changes_the_start_not_the_solution(problem):
+    """Steps 1-3 of a charge from x = 0.9 with the sqrt(tau) predictor: the third step
+    started from y_n (no predictor) reaches the same state, in more Newton iterations."""
+    tr, mech, staggered, mono = problem
+    control, li0 = _start(problem, 0.9, 8.0)
+    try:
+        for _ in range(2):
+            tr.set_state(control)
+            assert mono.solve().converged
+            mono.accept()
+            staggered.accept()  # transport and mechanics (staggered.monolithic is None)
+        assert mono._tau == pytest.approx(16.0)
+        tr.set_state(control)
+        predicted = mono.solve()
+        assert predicted.converged, predicted
+        ref = tr.w.x.array.copy(), mech.u.x.array.copy(), float(tr.V.value)
+        staggered.reject()
+        tr.set_state(control)
+        mono._last = None  # no history: Newton starts from the last accepted state
+        plain = mono.solve()
+        assert plain.converged, plain
+        assert _max(tr.w.x.array - ref[0]) < 1e-8
+        assert _max(mech.u.x.array - ref[1]) < 1e-8 * _max(ref[1])
+        assert abs(float(tr.V.value) - ref[2]) < 1e-9
+        assert predicted.history[0] < 0.5 * plain.history[0], (predicted, plain)
+        assert predicted.iterations <= plain.iterations
+        out = 3 * control["current"] * control["dt"] / FARADAY
+        assert abs(tr.diagnostics()["li_total_mol"] - li0 + out) < 1e-9 * out
+    finally:
+        mono._last = None
+        staggered.reject()
+
+
+@pytest.mark.parametrize("p", [0.5, 0.73, 1.0])
+def test_power_law_predictor_is_exact_on_power_law_data(p):
+    from solver.monolithic import extrapolation_factor, power_from_increments
+
+    # y = a + b tau^p sampled with irregular steps: the exponent is recovered from two
+    # increments and the extrapolation hits the next sample
+    times = np.array([0.0, 3.0, 4.5, 9.0, 30.0, 31.0])
+    y = 2.0 + 5.0 * times**p
+    for k in range(2, len(times) - 1):
+        ratio = (y[k] - y[k - 1]) / (y[k - 1] - y[k - 2])
+        q = power_from_increments(times[k], times[k] - times[k - 1],
+                                  times[k - 1] - times[k - 2], ratio)
+        assert q == pytest.approx(p, abs=1e-9)
+        f = extrapolation_factor(times[k], times[k] - times[k - 1], times[k + 1] - times[k], q)
+        assert y[k] + f * (y[k] - y[k - 1]) == pytest.approx(y[k + 1], rel=1e-12)
+
+
+def test_predictor_factor_limits_and_bad_input():
+    from solver.monolithic import extrapolation_factor, power_from_increments
+
+    assert extrapolation_factor(30.0, 30.0, 30.0) == pytest.approx(np.sqrt(2.0) - 1.0)
+    # long after the jump the sqrt law still gives ~ the linear dt / dt_n, no cancellation
+    assert extrapolation_factor(1e12, 30.0, 60.0, 0.5) == pytest.approx(2.0, rel=1e-9)
+    assert extrapolation_factor(60.0, 30.0, 45.0, 1.0) == pytest.approx(1.5, rel=1e-14)
+    # growing increments keep the linear extrapolation, shrinking ones stop at sqrt
+    assert power_from_increments(60.0, 30.0, 30.0, 1.7) == 1.0
+    assert power_from_increments(60.0, 30.0, 30.0, 0.1) == 0.5
+    assert power_from_increments(60.0, 30.0, 30.0, float("nan")) == 0.5
+    with pytest.raises(ValueError, match="dt_n <= tau"):
+        extrapolation_factor(10.0, 20.0, 5.0)
+    with pytest.raises(ValueError, match="0 < p <= 1"):
+        extrapolation_factor(10.0, 5.0, 5.0, 1.5)
+    with pytest.raises(ValueError, match="dt_n \\+ dt_prev <= tau"):
+        power_from_increments(10.0, 6.0, 6.0, 1.0)
+
+
 def test_two_way_defaults_to_the_monolithic_scheme_with_size_based_solver():
     from helpers import case_dict
 
