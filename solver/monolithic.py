@@ -152,10 +152,11 @@ class MonolithicSolver:
                     if J[i][j] is not None and (i, j) != (2, 0):
                         blocks[i][j] = self._block_matrix(i, j, J[i][j])
                         self._varying.append((blocks[i][j], J[i][j]))
-            # J_uw (3 rows per vertex, 1 column) is assembled as its transpose, 12 x 4 per
-            # cell inserted as 4 rows of 12 instead of 12 rows of 4 (PETSc's insertion
-            # costs per row: 0.078 s instead of 0.129 s per assembly at 1e5 cells,
-            # measured), and enters the nest as a virtual transpose (MatMultTranspose)
+            # J_uw (3 rows per vertex, 1 column) is assembled as its transpose: each cell's
+            # 12 x 4 element matrix is inserted as 4 rows of 12 instead of 12 rows of 4, and
+            # PETSc's insertion costs per row.  It enters the nest as a virtual transpose.
+            # Measured at 1e5 cells: 0.130 s instead of 0.154 s per assembly, and
+            # 0.46 ms instead of 0.41 ms per product (MatMultTranspose).
             J_wu_T = self._block_matrix(0, 2, J[2][0])
             self._varying.append((J_wu_T, J[2][0]))
             blocks[2][0] = PETSc.Mat().createTranspose(J_wu_T)
@@ -230,9 +231,6 @@ class MonolithicSolver:
         # last accepted step: (increment of (w, s, u), of V, dt, (current, T))
         self._last: tuple[PETSc.Vec, float, float, tuple[float, float]] | None = None
         self._tau = 0.0  # s, time since the current (current, T) segment began
-        # (dt, 2-norm) of the increment before the last one, same segment (None: none)
-        self._prev_inc: tuple[float, float] | None = None
-        self._last_norm = 0.0
 
     # ------------------------------------------------------------------ layout
     def _owned_offsets(self) -> list[tuple[int, int]]:
@@ -516,16 +514,18 @@ class MonolithicSolver:
     def _predict(self) -> None:
         """Start Newton from an extrapolation of the last accepted step.
 
-        (w, s, u, V)_guess = y_n + f (y_n - y_{n-1}), with f from a power law in the time
-        since the segment began, y ~ a + b tau^p (:func:`extrapolation_factor`).  After a
-        jump of the boundary flux (every protocol step begins with one) a diffusion problem
-        responds like sqrt(tau) near the surface, and later, once the particle is
-        traversed, linearly: p = 1/2 on the segment's second step, afterwards p fitted to
-        the ratio of the last two increments (:func:`power_from_increments`, clamped to
-        [1/2, 1]).  The plain linear extrapolation (p = 1) overshoots just after a jump
-        (x 2.4 on the second step).  Measured at 7.4e4 unknowns, dt = 30 s from x = 0.9,
-        Newton iterations over steps 2-4: 4, 4, 3 (linear) -> 4, 3, 3; at 5.1e5 unknowns
-        5, 4, 3 -> 4, 3, 3 (docs/performance.md).  A quadratic extrapolation was tried:
+        (w, s, u, V)_guess = y_n + f (y_n - y_{n-1}), with f exact for y ~ a + b sqrt(tau),
+        tau the time since the segment began (:func:`extrapolation_factor`, p = 1/2):
+        every protocol step begins with a jump of the surface flux, to which a diffusion
+        problem responds like sqrt(tau) near the surface, where the Newton error is
+        largest; f tends to the linear dt / dt_n once tau >> dt.  The plain linear
+        extrapolation overshoots just after a jump (x 2.4 on the second step).  Measured
+        Newton iterations, steps 2-4 of the bench charge (dt = 30 s from x = 0.9): at
+        7.4e4 unknowns 4, 4, 3 (linear) -> 4, 3, 3; at 5.1e5 unknowns 5, 4, 3 -> 4, 3, 3;
+        over 7 steps of the 2-rank restart test's charge (x = 0.6, dt from 1 s) 18 -> 17
+        (20 from y_n).  Fitting the exponent to the ratio of the last two increments'
+        norms was tried: the norm follows the bulk, which moves linearly, so the fit drifts
+        to p ~ 1 too early (5.1e5: 4, 4, 3).  A quadratic extrapolation was tried too:
         0-1 fewer iterations on smooth stretches, more after the start-up transient.  Only
         within one protocol step (same current and temperature); the first step of a run,
         of a restart and of every protocol step starts from y_n.  The solution does not
@@ -539,11 +539,7 @@ class MonolithicSolver:
         if self._last is None or self._last[3] != self._control() or dt <= 0:
             return
         inc, inc_V, dt_n, _ = self._last
-        p = 0.5
-        if self._prev_inc is not None and self._prev_inc[1] > 0.0:
-            dt_prev, norm_prev = self._prev_inc
-            p = power_from_increments(self._tau, dt_n, dt_prev, self._last_norm / norm_prev)
-        f = extrapolation_factor(self._tau, dt_n, dt, p)
+        f = extrapolation_factor(self._tau, dt_n, dt)
         self.x.axpy(f, inc)
         self._push()
         self.tr.V.value = self._V_start + f * inc_V
@@ -553,10 +549,8 @@ class MonolithicSolver:
         self._pull()
         new_segment = self._last is None or self._last[3] != self._control()
         inc = self.x.duplicate() if self._last is None else self._last[0]
-        self._prev_inc = None if new_segment else (self._last[2], self._last_norm)
         self.x.copy(inc)
         inc.axpy(-1.0, self._start)
-        self._last_norm = inc.norm()
         dt = float(self.tr.dt.value)
         self._tau = (0.0 if new_segment else self._tau) + dt
         self._last = (inc, float(self.tr.V.value) - self._V_start, dt, self._control())
@@ -602,33 +596,4 @@ def extrapolation_factor(tau: float, dt_n: float, dt: float, p: float = 0.5) -> 
     return _rise(tau, dt, p) / _rise(max(tau - dt_n, 0.0), min(dt_n, tau), p)
 
 
-def power_from_increments(tau: float, dt_n: float, dt_prev: float, ratio: float,
-                          p_min: float = 0.5) -> float:
-    """Exponent p of y ~ a + b (t - t0)^p from the last two increments of a segment.
-
-    ``ratio`` = |y_n - y_{n-1}| / |y_{n-1} - y_{n-2}|, the steps ending at ``tau`` (length
-    ``dt_n``) and at tau - dt_n (length ``dt_prev``), times from the segment start [s].
-    The ratio of the model's increments grows monotonically with p, so p is found by
-    bisection, clamped to [p_min, 1]: growing increments keep the linear extrapolation."""
-    b = tau - dt_n
-    c = b - dt_prev
-    if b <= 0.0 or c < -1e-12 * tau:
-        raise ValueError(f"need dt_n + dt_prev <= tau, got {dt_n} + {dt_prev} > {tau}")
-    c = max(c, 0.0)
-
-    def g(q: float) -> float:
-        return _rise(b, dt_n, q) / _rise(c, b - c, q)
-
-    if not ratio > g(p_min):  # also NaN
-        return p_min
-    if ratio >= g(1.0):
-        return 1.0
-    lo, hi = p_min, 1.0
-    for _ in range(40):  # 2^-40 of the bracket: far below the predictor's own error
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if g(mid) < ratio else (lo, mid)
-    return 0.5 * (lo + hi)
-
-
-__all__ = ["MonolithicResult", "MonolithicSolver", "extrapolation_factor",
-           "power_from_increments"]
+__all__ = ["MonolithicResult", "MonolithicSolver", "extrapolation_factor"]
