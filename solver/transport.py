@@ -52,8 +52,12 @@ DEFAULT_PETSC = {
                   # strongly anisotropic, which point Jacobi smooths poorly; measured on
                   # the one-way bench (4.9e3 -> 2.2e5 unknowns) 10.5 -> 26.2 Krylov
                   # iterations per Newton iteration with Jacobi, 10.0 -> 11.9 with SOR,
-                  # same step time
-                  "mg_levels_pc_type": "sor"},
+                  # same step time.  Two SSOR sweeps per smoother application: 4.9e3 ->
+                  # 5.1e5 unknowns 10.0 -> 15.0 iterations with one, 7.9 -> 10.8 with two
+                  # (measured, 1 rank).  Also measured at 5.1e5 unknowns: Chebyshev degree
+                  # 3 (7.0 -> 11.4), GAMG threshold 0.05 (-> 14.2) or no aggressive
+                  # coarsening (-> 13.4, 25 % slower)
+                  "mg_levels_pc_type": "sor", "mg_levels_pc_sor_its": 2},
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
 }
 
