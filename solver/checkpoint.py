@@ -5,12 +5,16 @@ A checkpoint is one ``checkpoints/ckpt_<step>.npz`` in the run folder holding
 * every state function gathered on rank 0 as (dof coordinates, values) pairs, sorted by
   coordinate: Li ``w`` (the logit of x), the stress potential ``s`` (two-way coupling),
   the displacement ``u`` and the residual eigenstrain ``eps_res`` (with mechanics);
+* with the monolithic two-way Newton, its predictor's history: the increment of the last
+  accepted step (``predictor_w``, ``predictor_s``, ``predictor_u``, keyed the same way)
+  and, in the metadata, its voltage increment, dt, current, temperature and segment time
+  (solver/monolithic.py, ``predictor_state``);
 * a JSON metadata record (key ``__meta__``): time, accepted steps, protocol step index,
   time and charge passed within the protocol step, the next trial dt, total charge,
   Li that left, the last voltage slope, the voltage, the protocol-step ends so far, the
   field outputs so far and the physics hash of the case.  Together with the functions
   this is the whole state of the time loop, so a restarted run takes the same decisions
-  as an uninterrupted one.
+  (Newton iterations included: the time-step control reads them) as an uninterrupted one.
 
 Keying by dof coordinates makes the file independent of the rank count: the mesh is
 regenerated deterministically (Gmsh on rank 0 with the same parameters), so the vertex,
@@ -218,11 +222,13 @@ def _owned(f) -> tuple[np.ndarray, np.ndarray]:
     return coords, f.x.array[: n * bs].reshape(n, bs)
 
 
-def gather_state(tr, mech) -> dict[str, np.ndarray] | None:
-    """Every state function gathered on rank 0, sorted by dof coordinates (collective)."""
+def gather_state(tr, mech, extra: dict[str, Any] | None = None
+                 ) -> dict[str, np.ndarray] | None:
+    """Every state function (and those in ``extra``, e.g. the monolithic predictor's
+    increment) gathered on rank 0, sorted by dof coordinates (collective)."""
     comm = tr.comm
     out: dict[str, np.ndarray] = {}
-    for name, f in state_functions(tr, mech).items():
+    for name, f in {**state_functions(tr, mech), **(extra or {})}.items():
         coords, vals = _owned(f)
         cs, vs = comm.gather(coords, root=0), comm.gather(vals, root=0)
         if comm.rank == 0:
@@ -232,13 +238,16 @@ def gather_state(tr, mech) -> dict[str, np.ndarray] | None:
     return out if comm.rank == 0 else None
 
 
-def restore_state(arrays: dict[str, np.ndarray], tr, mech, path: Path) -> None:
-    """Set every state function from a checkpoint, on any number of ranks (collective)."""
+def restore_state(arrays: dict[str, np.ndarray], tr, mech, path: Path,
+                  funcs: dict[str, Any] | None = None) -> None:
+    """Set every state function from a checkpoint, on any number of ranks (collective).
+
+    ``funcs``: set these (name -> function) instead of the state functions."""
     from mpi4py import MPI
     from scipy.spatial import cKDTree
 
     comm = tr.comm
-    for name, f in state_functions(tr, mech).items():
+    for name, f in (state_functions(tr, mech) if funcs is None else funcs).items():
         if f"{name}__values" not in arrays:
             raise CheckpointError(f"{path}: no field {name!r} (mechanics switched on?)")
         stored_c, stored_v = arrays[f"{name}__coords"], arrays[f"{name}__values"]

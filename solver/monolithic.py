@@ -32,6 +32,7 @@ estimated remaining error is below the tolerance (``_converged``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -526,6 +527,16 @@ class MonolithicSolver:
     def _control(self) -> tuple[float, float]:
         return float(self.tr.I_total.value), float(self.tr.T.value)
 
+    def _same_segment(self) -> bool:
+        """The current (current, T) is that of the last accepted step.
+
+        To 1e-9 relative, not exactly: the current is computed from the particle volume,
+        an assembled sum whose last bits depend on the rank count, so a run restarted on
+        another rank count sees the same protocol step with a current a few ulp off."""
+        assert self._last is not None
+        return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+                   for a, b in zip(self._last[3], self._control(), strict=True))
+
     def _predict(self) -> None:
         """Start Newton from an extrapolation of the last accepted step.
 
@@ -551,7 +562,7 @@ class MonolithicSolver:
         self.x.copy(self._start)
         self._V_start = float(self.tr.V.value)
         dt = float(self.tr.dt.value)
-        if self._last is None or self._last[3] != self._control() or dt <= 0:
+        if self._last is None or not self._same_segment() or dt <= 0:
             return
         inc, inc_V, dt_n, _ = self._last
         f = extrapolation_factor(self._tau, dt_n, dt)
@@ -562,13 +573,45 @@ class MonolithicSolver:
     def accept(self) -> None:
         """Record the increment of the accepted step for the next step's predictor."""
         self._pull()
-        new_segment = self._last is None or self._last[3] != self._control()
+        new_segment = self._last is None or not self._same_segment()
         inc = self.x.duplicate() if self._last is None else self._last[0]
         self.x.copy(inc)
         inc.axpy(-1.0, self._start)
         dt = float(self.tr.dt.value)
         self._tau = (0.0 if new_segment else self._tau) + dt
         self._last = (inc, float(self.tr.V.value) - self._V_start, dt, self._control())
+
+    # ------------------------------------------------------------------ checkpoints
+    def predictor_functions(self) -> dict[str, fem.Function]:
+        """Empty functions (w, s, u spaces) that hold the predictor's increment in a
+        checkpoint (keyed like the state: by dof coordinates, any rank count)."""
+        return {f"predictor_{name}": fem.Function(V, name=f"predictor_{name}")
+                for name, V in zip("wsu", self.spaces, strict=True)}
+
+    def predictor_state(self) -> tuple[dict[str, fem.Function], dict] | None:
+        """The predictor's history for a checkpoint: the increment of the last accepted
+        step as functions and the scalars (voltage increment, its dt, the (current, T)
+        it was taken at, the time since that segment began); None before the first
+        accepted step.  A restart restores it (:meth:`restore_predictor`), so that its
+        first step starts from the same guess, takes the same Newton iterations and thus
+        the same time-step decisions as the uninterrupted run."""
+        if self._last is None:
+            return None
+        inc, inc_V, dt_n, control = self._last
+        funcs = self.predictor_functions()
+        fem_petsc.assign(inc, list(funcs.values()))
+        meta = {"dV": inc_V, "dt_s": dt_n, "current_A": control[0],
+                "temperature_K": control[1], "tau_s": self._tau}
+        return funcs, meta
+
+    def restore_predictor(self, funcs: dict[str, fem.Function], meta: dict) -> None:
+        """Set the predictor's history from :meth:`predictor_state`'s output (read back
+        into :meth:`predictor_functions`)."""
+        inc = self.x.duplicate()
+        fem_petsc.assign([funcs[f"predictor_{n}"] for n in "wsu"], inc)
+        self._last = (inc, float(meta["dV"]), float(meta["dt_s"]),
+                      (float(meta["current_A"]), float(meta["temperature_K"])))
+        self._tau = float(meta["tau_s"])
 
     def destroy(self) -> None:
         opts = PETSc.Options()

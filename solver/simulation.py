@@ -228,6 +228,12 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     else:
         meta, arrays = ck.load_checkpoint(restart)
         ck.restore_state(arrays, tr, mech, restart)
+        mono = stepper.monolithic
+        if mono is not None and meta.get("predictor") is not None:
+            funcs = mono.predictor_functions()
+            ck.restore_state(arrays, tr, mech, restart, funcs=funcs)
+            mono.restore_predictor(funcs, meta["predictor"])
+            del funcs
         del arrays
         tr.V.value = meta["V"]
         tr.accept()  # the restored state is the last accepted one
@@ -285,7 +291,8 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                    last_slope: float | None, why: str) -> None:
         """Write the time-loop state (collective; rank 0 writes)."""
         t0 = time.perf_counter()
-        arrays = ck.gather_state(tr, mech)
+        pred = stepper.monolithic.predictor_state() if stepper.monolithic else None
+        arrays = ck.gather_state(tr, mech, extra=pred[0] if pred else None)
         if rank0:
             path = ck.write_checkpoint(outdir, arrays, {
                 "step": step, "time_s": t, "protocol_index": ps_index,
@@ -294,7 +301,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                 "li_out_mol": li_out, "V": float(tr.V.value), "step_ends": step_ends,
                 "pvd_entries": pvd_entries, "wall_s": time.perf_counter() - wall0,
                 "ranks": comm.size, "physics_hash": phash, "case_source": case.source,
-                "reason": why})
+                "reason": why, "predictor": pred[1] if pred else None})
             if out["pvd"]:
                 write_pvd(outdir / "vtk" / "fields.pvd", pvd_entries)
             log.debug("checkpoint %s (%s), %.3f s", path.name, why, time.perf_counter() - t0)
