@@ -46,13 +46,6 @@ DEFAULT_PETSC = {
     "iterative": {"ksp_type": "cg", "ksp_rtol": 1e-10, "ksp_atol": 1e-30, "ksp_max_it": 1000,
                   "pc_type": "gamg", "pc_gamg_type": "agg", "pc_gamg_agg_nsmooths": 1,
                   "pc_gamg_threshold": 0.01, "pc_gamg_coarse_eq_limit": 1000,
-                  # aggressive (squared-graph) coarsening on the first two levels instead
-                  # of PETSc's one: the second coarsening then goes straight to a ~400-
-                  # equation coarse grid instead of through a 13k x 244-nonzeros-per-row
-                  # Galerkin level.  Measured, one solve with its set-up, 1 rank: 2.2e5
-                  # unknowns 4.2 -> 3.3 s (19 -> 22 CG iterations, 120 -> 105 MB); 5.1e5
-                  # unknowns 11.5 -> 9.0 s (18 -> 21 iterations, 286 -> 243 MB)
-                  "pc_gamg_aggressive_coarsening": 2,
                   "mg_levels_ksp_type": "chebyshev", "mg_levels_pc_type": "jacobi",
                   "mg_levels_ksp_chebyshev_esteig_steps": 10},
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
