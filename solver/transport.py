@@ -56,7 +56,10 @@ DEFAULT_PETSC = {
                   # 5.1e5 unknowns 10.0 -> 15.0 iterations with one, 7.9 -> 10.8 with two
                   # (measured, 1 rank).  Also measured at 5.1e5 unknowns: Chebyshev degree
                   # 3 (7.0 -> 11.4), GAMG threshold 0.05 (-> 14.2) or no aggressive
-                  # coarsening (-> 13.4, 25 % slower)
+                  # coarsening (-> 13.4, 25 % slower).  The second sweep costs ~2.5 s of
+                  # the 18 s one-way demo (27k unknowns, cheap Li solves) and nothing
+                  # measurable from 2.2e5 unknowns up; at 5.1e5 on 2 ranks it brings the
+                  # count from 19.2 to 11.0 (the SSOR is local to each rank)
                   "mg_levels_pc_type": "sor", "mg_levels_pc_sor_its": 2},
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
 }

@@ -22,14 +22,13 @@ def abs_tolerance(key: str) -> float:
     return 1e-10
 
 
-def assert_rows_match(rows_a: list[dict], rows_b: list[dict], rel: float = 1e-6,
-                      skip: tuple[str, ...] = ()) -> None:
+def assert_rows_match(rows_a: list[dict], rows_b: list[dict], rel: float = 1e-6) -> None:
     """Every numeric column agrees to ``rel`` (NaN matches NaN: mechanics switched off);
-    columns in ``SKIP`` and ``skip`` are not compared."""
+    columns in ``SKIP`` are not compared."""
     assert len(rows_a) == len(rows_b)
     for ra, rb in zip(rows_a, rows_b, strict=True):
         for key, va in ra.items():
-            if key in SKIP or key in skip:
+            if key in SKIP:
                 continue
             a, b = float(va), float(rb[key])
             if math.isnan(a) or math.isnan(b):
