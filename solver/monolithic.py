@@ -534,9 +534,8 @@ class MonolithicSolver:
         an assembled sum whose last bits depend on the rank count, so a run restarted on
         another rank count sees the same protocol step with a current a few ulp off."""
         assert self._last is not None
-        # numerical tolerance (not material data): far above round-off, far below any
-        # difference between two protocol steps
-        return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+        # far above round-off, far below any difference between two protocol steps
+        return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)  # numerical tolerance
                    for a, b in zip(self._last[3], self._control(), strict=True))
 
     def _predict(self) -> None:
