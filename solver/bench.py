@@ -17,6 +17,13 @@ solvers, two-way coupling (monolithic Newton, field split) unless ``--coupling o
   compares the default's time for the same steps): two-way, the monolithic Newton with the
   whole coupled matrix factorised every iteration; one-way, the elasticity factorised once
   per step and the Li matrix once per Newton iteration; when unknowns <= ``--mumps-max``.
+
+Meshes are reused: before the workers of a size, one 1-rank process takes the mesh from
+the mesh cache (``--mesh-cache``; default the cache of case runs, docs/meshes.md) or makes
+it with Gmsh and stores it there, and every worker then loads it, as a repeated case run
+does.  ``gmsh_s`` reports what Gmsh took to make the mesh (in this bench or when it was
+cached), ``mesh_s`` what the worker took to load and distribute it; with
+``--mesh-cache off`` every worker meshes anew.
 """
 
 from __future__ import annotations
@@ -34,15 +41,35 @@ from pathlib import Path
 import numpy as np
 
 
-def _worker(h_um: float, steps: int, direct: bool, out: Path,
-            coupling: str = "two-way") -> None:
+def _mesh(comm, h_um: float, cache: Path | None):
+    """The bench particle: NM91 sphere of radius 2 um, uniform element size ``h_um``."""
+    from meshes import build_particle_mesh
+
+    return build_particle_mesh(comm, [2e-6] * 3, h_um * 1e-6, h_um * 1e-6, 0.5e-6,
+                               cache=cache)
+
+
+def _mesh_worker(h_um: float, cache: Path, out: Path) -> None:
+    """Make (or find) the mesh of ``h_um`` in ``cache``; record its Gmsh time."""
     try:
         import dolfinx_solver  # noqa: F401
     except ImportError:
         pass
     from mpi4py import MPI
 
-    from meshes import build_particle_mesh
+    pm = _mesh(MPI.COMM_WORLD, h_um, cache)
+    out.write_text(json.dumps({"h_um": h_um, "cache": pm.info.get("cache"),
+                               "gmsh_s": pm.info.get("gmsh_s")}) + "\n")
+
+
+def _worker(h_um: float, steps: int, direct: bool, out: Path,
+            coupling: str = "two-way", cache: Path | None = None) -> None:
+    try:
+        import dolfinx_solver  # noqa: F401
+    except ImportError:
+        pass
+    from mpi4py import MPI
+
     from solver.coupling import CoupledSolver
     from solver.materials import get_material
     from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
@@ -50,7 +77,7 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
 
     comm = MPI.COMM_WORLD
     t0 = time.perf_counter()
-    pm = build_particle_mesh(comm, [2e-6] * 3, h_um * 1e-6, h_um * 1e-6, 0.5e-6)
+    pm = _mesh(comm, h_um, cache)
     mesh_s = time.perf_counter() - t0
     mat = get_material("NM91")
     kind = "direct" if direct else "iterative"
@@ -105,6 +132,7 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
         "h_um": h_um, "ranks": comm.size, "solver": kind, "coupling": coupling,
         "unknowns": int(unknowns),
         "cells": pm.mesh.topology.index_map(3).size_global, "mesh_s": mesh_s,
+        "mesh_cache": pm.info.get("cache"), "gmsh_s": pm.info.get("gmsh_s"),
         "elasticity_assemble_s": assemble_s, "elasticity_solve_s": elasticity_s,
         "elasticity_ksp_its_first": el_its, "step_s": float(np.mean(times)),
         "step_times_s": [float(t) for t in times],
@@ -130,14 +158,8 @@ def _mpiexec() -> str:
     return found
 
 
-def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path,
-            coupling: str) -> dict | None:
-    tag = f"h{h:g}_n{ranks}_{'mumps' if direct else 'default'}_{coupling}"
-    out = outdir / f"{tag}.json"
-    cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "solver.bench", "--worker",
-           "--h", str(h), "--steps", str(steps), "--json", str(out),
-           "--coupling", coupling] + (
-        ["--direct"] if direct else [])
+def _run(cmd: list[str], out: Path, tag: str, outdir: Path) -> dict | None:
+    """Run one worker; its JSON record (with ``wall_s``) or None if it failed."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     (outdir / f"{tag}.log").write_text(proc.stdout + proc.stderr)
@@ -148,6 +170,29 @@ def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path,
     rec = json.loads(out.read_text())
     rec["wall_s"] = time.perf_counter() - t0
     return rec
+
+
+def _cache_args(cache: Path | None) -> list[str]:
+    return ["--mesh-cache", str(cache) if cache is not None else "off"]
+
+
+def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path,
+            coupling: str, cache: Path | None = None) -> dict | None:
+    tag = f"h{h:g}_n{ranks}_{'mumps' if direct else 'default'}_{coupling}"
+    out = outdir / f"{tag}.json"
+    cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "solver.bench", "--worker",
+           "--h", str(h), "--steps", str(steps), "--json", str(out),
+           "--coupling", coupling] + _cache_args(cache) + (["--direct"] if direct else [])
+    return _run(cmd, out, tag, outdir)
+
+
+def _premesh(h: float, outdir: Path, cache: Path) -> dict | None:
+    """Put the mesh of size ``h`` into ``cache`` (one 1-rank process)."""
+    tag = f"h{h:g}_mesh"
+    out = outdir / f"{tag}.json"
+    cmd = [_mpiexec(), "-n", "1", sys.executable, "-m", "solver.bench", "--mesh-worker",
+           "--h", str(h), "--json", str(out)] + _cache_args(cache)
+    return _run(cmd, out, tag, outdir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,25 +211,45 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--coupling", choices=["one-way", "two-way"], default="two-way",
                    help="coupling of the benchmarked step (default two-way)")
     p.add_argument("--output", default="results/bench")
+    p.add_argument("--mesh-cache", default=None,
+                   help="mesh-cache folder, or 'off' to mesh in every worker (default: "
+                   "$CHEMOMECH_MESH_CACHE or ~/.cache/chemomech/meshes, as for case runs)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--mesh-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--h", type=float, help=argparse.SUPPRESS)
     p.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    from meshes.cache import cache_dir
+
+    cache = cache_dir(args.mesh_cache)
+    if args.mesh_worker:
+        assert cache is not None
+        _mesh_worker(args.h, cache, Path(args.json))
+        return 0
     if args.worker:
-        _worker(args.h, args.steps, args.direct, Path(args.json), args.coupling)
+        _worker(args.h, args.steps, args.direct, Path(args.json), args.coupling, cache)
         return 0
     outdir = Path(args.output)
     outdir.mkdir(parents=True, exist_ok=True)
     records = []
     for h in sorted(args.sizes, reverse=True):
+        if cache is not None:
+            made = _premesh(h, outdir, cache)
+            if made is None:
+                continue
+            gmsh_s = made["gmsh_s"]
+            print(f"h={h:<6g} mesh: {made['cache']} in {cache}"
+                  + (f", Gmsh took {gmsh_s:.1f} s" if gmsh_s is not None else
+                     " (Gmsh time not recorded)") + f", {made['wall_s']:.1f} s wall",
+                  flush=True)
         for n in args.ranks:
-            rec = _launch(h, n, args.steps, False, outdir, args.coupling)
+            rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache)
             if rec is None:
                 continue
             if n == 1 and rec["unknowns"] <= args.mumps_max:
                 mumps = _launch(h, 1, min(args.mumps_steps, args.steps), True, outdir,
-                                args.coupling)
+                                args.coupling, cache)
                 if mumps is not None:
                     rec["mumps_step_s"] = mumps["step_s"]
                     # against the default's time for the same steps
@@ -198,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"ratio={rec['ratio_step_over_elasticity']:5.2f} "
                   f"ksp/newton={rec['ksp_its_per_newton']:5.1f} "
                   f"passes={rec['coupling_its']:4.1f} "
-                  f"mem={rec['peak_mem_bytes_per_unknown']:7.0f}B/unk mesh={rec['mesh_s']:.1f}s"
+                  f"mem={rec['peak_mem_bytes_per_unknown']:7.0f}B/unk "
+                  f"mesh={rec['mesh_s']:.1f}s ({rec['mesh_cache']})"
                   + (f" mumps={rec['mumps_step_s']:.2f}s x{rec['speedup_vs_mumps']:.1f}"
                      if "mumps_step_s" in rec else ""), flush=True)
     summary: dict = {"records": records}

@@ -121,12 +121,17 @@ def test_mesh_command_and_version(tmp_path):
 def test_bench_smoke_writes_required_fields(tmp_path):
     """The benchmark machinery runs end to end (tiny size; the figures are not judged)."""
     res = _run([*CHEMOMECH, "bench", "--sizes", "0.5", "--ranks", "1", "2", "--steps", "1",
-                "--output", str(tmp_path)])
+                "--output", str(tmp_path), "--mesh-cache", str(tmp_path / "cache")])
     assert res.returncode == 0, res.stdout + res.stderr
+    # meshed once (a miss in the fresh cache), then loaded by every worker
+    made = json.loads((tmp_path / "h0.5_mesh.json").read_text())
+    assert made["cache"] == "miss" and made["gmsh_s"] > 0
     data = json.loads((tmp_path / "bench.json").read_text())
     needed = {"unknowns", "ranks", "step_s", "newton_its", "ksp_its_per_newton",
               "elasticity_solve_s", "ratio_step_over_elasticity", "mumps_step_s",
               "speedup_vs_mumps", "peak_mem_bytes_per_unknown"}
     serial = [r for r in data["records"] if r["ranks"] == 1]
     assert serial and needed <= set(serial[0])
+    assert {r["mesh_cache"] for r in data["records"]} == {"hit"}
+    assert all(r["gmsh_s"] > 0 for r in data["records"])
     assert 0 < data["parallel_efficiency_1to2"] < 2
