@@ -23,6 +23,8 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from solver import jit
+
 # cells per chunk (numerical setting): the packing transient is ~8 B x (coefficient dofs
 # per cell) x chunk, i.e. ~10 MB for the widest coupling block (~25 values per cell)
 CHUNK_CELLS = 50_000
@@ -52,8 +54,7 @@ class ChunkedForm:
             raise ValueError("ChunkedForm needs a linear or bilinear form")
         msh = spaces[0].mesh
         tagged = ufl.Form([itg.reconstruct(subdomain_id=_TAG) for itg in cell])
-        compiled = fem.compile_form(msh.comm, tagged,
-                                    form_compiler_options={"scalar_type": PETSc.ScalarType})
+        compiled = jit.compile_form(msh.comm, tagged)
         coeffs = {c: c for c in tagged.coefficients()}
         consts = {c: c for c in ufl.algorithms.analysis.extract_constants(tagged)}
         ncells = msh.topology.index_map(msh.topology.dim).size_local
@@ -70,7 +71,7 @@ class ChunkedForm:
         nchunks = msh.comm.allreduce(max(1, -(-ncells // chunk_cells)), op=MPI.MAX)
         bounds = np.linspace(0, ncells, nchunks + 1).astype(int)
         self.chunks = [over(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        self.rest = fem.form(ufl.Form(rest)) if rest else None
+        self.rest = jit.form(ufl.Form(rest)) if rest else None
 
     def full(self) -> fem.Form:
         """The cell part over all owned cells (a new form; for sparsity patterns)."""

@@ -28,6 +28,7 @@ import ufl
 from dolfinx import fem, io, la
 
 from meshes import PARTICLE_TAG
+from solver import jit
 from solver.scaling import LENGTH_UNIT
 
 
@@ -38,7 +39,7 @@ class LumpedProjector:
         self.dx = dx
         self.V1 = fem.functionspace(mesh, ("Lagrange", 1))
         v = ufl.TestFunction(self.V1)
-        mass = fem.assemble_vector(fem.form(v * dx))
+        mass = fem.assemble_vector(jit.form(v * dx))
         mass.scatter_reverse(la.InsertMode.add)
         mass.scatter_forward()
         self.mass = mass.array.copy()
@@ -47,7 +48,7 @@ class LumpedProjector:
     def project(self, expr, target: fem.Function) -> None:
         key = id(target)
         if key not in self._forms:  # compile once per target
-            self._forms[key] = fem.form(ufl.inner(expr, ufl.TestFunction(
+            self._forms[key] = jit.form(ufl.inner(expr, ufl.TestFunction(
                 target.function_space)) * self.dx)
         target.x.array[:] = 0.0
         fem.assemble_vector(target.x.array, self._forms[key])
@@ -69,7 +70,7 @@ class FieldWriter:
         self.proj = LumpedProjector(mesh, tr.dx)
         V1 = self.proj.V1
         self.x = fem.Function(V1, name="x")
-        self._x_expr = fem.Expression(tr.x_expr, V1.element.interpolation_points)
+        self._x_expr = jit.expression(tr.x_expr, V1.element.interpolation_points)
         self.c_li = fem.Function(V1, name="c_Li")
         self.a = fem.Function(V1, name="lattice_a")
         self.c = fem.Function(V1, name="lattice_c")
@@ -85,7 +86,7 @@ class FieldWriter:
             self.s003 = fem.Function(V1, name="strain_003")
             self.energy = fem.Function(V1, name="elastic_energy_density")
             self.spot = fem.Function(V1, name="stress_potential")
-            self._u_expr = fem.Expression(mechanics.u, V3.element.interpolation_points)
+            self._u_expr = jit.expression(mechanics.u, V3.element.interpolation_points)
             self.eps_el = fem.Function(T1, name="elastic_strain")
             self.rotvec = fem.Function(V3, name="rotation_vector")
             gu = ufl.grad(mechanics.u)  # um/um: dimensionless

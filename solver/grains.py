@@ -25,6 +25,8 @@ from dolfinx import fem
 from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
+from solver import jit
+
 GRAIN_COLUMNS = ["step", "time_s", "grain", "volume_m3", "x_mean", "x_std", "vm_mean_Pa",
                  "vm_max_Pa", "hydrostatic_mean_Pa", "c_axis_x", "c_axis_y", "c_axis_z"]
 GB_COLUMNS = ["gb_stress_max_Pa", "gb_normal_stress_max_Pa"]
@@ -66,23 +68,23 @@ class GrainDiagnostics:
         self._dofs = Q.dofmap.list[:n_own, 0]
         self.grain = cell_grain_ids(pm)[:n_own]
         v = ufl.TestFunction(Q)
-        vol = fem.assemble_vector(fem.form(v * tr.dx))
+        vol = fem.assemble_vector(jit.form(v * tr.dx))
         self.cell_volume = vol.array[self._dofs].copy()  # um^3
         self.c_axes = (np.asarray(grain_c_axes) if grain_c_axes is not None
                        else np.full((self.num_grains, 3), np.nan))
         pts = Q.element.interpolation_points
         self._x = fem.Function(Q)
-        self._x_expr = fem.Expression(tr.x_expr, pts)
+        self._x_expr = jit.expression(tr.x_expr, pts)
         if mechanics is not None:
             from solver.mechanics import GPA
 
             self._gpa = GPA
             self._vm, self._hyd = fem.Function(Q), fem.Function(Q)
-            self._vm_expr = fem.Expression(mechanics.von_mises, pts)
-            self._hyd_expr = fem.Expression(mechanics.hydrostatic, pts)
+            self._vm_expr = jit.expression(mechanics.von_mises, pts)
+            self._hyd_expr = jit.expression(mechanics.hydrostatic, pts)
             T = fem.functionspace(mesh, ("DG", 0, (3, 3)))
             self._sig = fem.Function(T)
-            self._sig_expr = fem.Expression(mechanics.sigma, T.element.interpolation_points)
+            self._sig_expr = jit.expression(mechanics.sigma, T.element.interpolation_points)
             self._sig_dofs = T.dofmap.list[:n_own, 0]
         self._setup_gb(pm)
 

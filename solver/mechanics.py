@@ -36,6 +36,7 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from solver import jit
 from solver.mathns import ufl_namespace
 from solver.petsc_options import set_prefixed_options
 from solver.scaling import GAS_CONSTANT, LENGTH_UNIT
@@ -207,7 +208,7 @@ class Elasticity:
         du, v = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
         a = ufl.inner(stress(ufl.sym(ufl.grad(du))), ufl.sym(ufl.grad(v))) * dx
         L = ufl.inner(stress(self.eps_ch + self.eps_res), ufl.sym(ufl.grad(v))) * dx
-        self.a_form, self.L_form = fem.form(a), fem.form(L)
+        self.a_form, self.L_form = jit.form(a), jit.form(L)
         self.K = fem_petsc.assemble_matrix(self.a_form)
         self.K.assemble()
         # rigid_modes: (6, owned dofs) orthonormal basis, the memory of the nullspace vectors
@@ -232,9 +233,9 @@ class Elasticity:
         # L2 projection of the stress potential onto the Li space (mass matrix once)
         W = tr.V_space
         p, q = ufl.TrialFunction(W), ufl.TestFunction(W)
-        self.Mmass = fem_petsc.assemble_matrix(fem.form(p * q * dx))
+        self.Mmass = fem_petsc.assemble_matrix(jit.form(p * q * dx))
         self.Mmass.assemble()
-        self.s_rhs_form = fem.form(self.s_expr * q * dx)
+        self.s_rhs_form = jit.form(self.s_expr * q * dx)
         self.s_rhs = fem_petsc.create_vector(W)
         self.s_new = fem.Function(W)
         self.proj = PETSc.KSP().create(self.comm)
@@ -250,12 +251,12 @@ class Elasticity:
         self._q0 = Q0
         self._vm = fem.Function(Q0)
         self._hyd = fem.Function(Q0)
-        self._vm_expr = fem.Expression(self.von_mises, pts)
-        self._hyd_expr = fem.Expression(self.hydrostatic, pts)
-        self._s003_form = fem.form(self.strain_003 * dx)
+        self._vm_expr = jit.expression(self.von_mises, pts)
+        self._hyd_expr = jit.expression(self.hydrostatic, pts)
+        self._s003_form = jit.form(self.strain_003 * dx)
         self._s003_mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
-        self._s003_var_form = fem.form((self.strain_003 - self._s003_mean) ** 2 * dx)
-        self._energy_form = fem.form(self.energy_density * dx)
+        self._s003_var_form = jit.form((self.strain_003 - self._s003_mean) ** 2 * dx)
+        self._energy_form = jit.form(self.energy_density * dx)
 
     # ------------------------------------------------------------------ solves
     def solve(self) -> int:

@@ -42,6 +42,7 @@ from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from solver import jit
 from solver.bordered import BorderedOperator
 from solver.chunked import ChunkedForm
 from solver.petsc_options import set_prefixed_options
@@ -120,7 +121,7 @@ class MonolithicSolver:
         self.nested = linear_solver == "iterative"
         # the iterative path assembles block by block, each over chunks of cells (bounded
         # coefficient-packing transient, solver/chunked.py); MUMPS takes the blocked forms
-        compile_ = ChunkedForm if self.nested else fem.form
+        compile_ = ChunkedForm if self.nested else jit.form
         J = [[None] * 3 for _ in range(3)]
         J_ww_ufl = None
         for i, Fi in enumerate(residuals):

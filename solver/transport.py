@@ -40,6 +40,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from meshes import SURFACE_TAG, ParticleMesh
+from solver import jit
 from solver.bordered import BorderedOperator
 from solver.mathns import ufl_namespace
 from solver.petsc_options import set_prefixed_options
@@ -140,11 +141,11 @@ class LiTransport:
         self.ds = ufl.Measure("ds", mesh, subdomain_data=pm.facet_tags, metadata=qd)
         L = LENGTH_UNIT
         ones = fem.Constant(mesh, PETSc.ScalarType(1.0))
-        self.volume = self._sum(fem.assemble_scalar(fem.form(ones * self.dx)))  # um^3
+        self.volume = self._sum(fem.assemble_scalar(jit.form(ones * self.dx)))  # um^3
         facet_ids = sorted(facet_activity) if facet_activity else [SURFACE_TAG]
         activity = facet_activity or {SURFACE_TAG: 1.0}
         dsurf = self.ds(tuple(facet_ids))
-        self.area = self._sum(fem.assemble_scalar(fem.form(ones * dsurf)))  # um^2
+        self.area = self._sum(fem.assemble_scalar(jit.form(ones * dsurf)))  # um^2
         self.volume_m3, self.area_m2 = self.volume * L**3, self.area * L**2
 
         w, v = self.w, ufl.TestFunction(self.V_space)
@@ -190,23 +191,23 @@ class LiTransport:
         G = surface(i_bv / self.area) - self.I_total / (L**2 * self.area**2) * dsurf
         # UFL residual kept for solver/monolithic.py (differentiated w.r.t. w, s and u)
         self.F_ufl = F
-        self.F_form = fem.form(F)
-        self.J_form = fem.form(ufl.derivative(F, w))
-        self.b_form = fem.form(scale * surface(di_flux * v)) if di_flux is not None else None
-        self.G_form = fem.form(G)
-        self.c_form = fem.form(ufl.derivative(G, w, v))
-        self.d_form = fem.form(surface(di_dV / self.area))
+        self.F_form = jit.form(F)
+        self.J_form = jit.form(ufl.derivative(F, w))
+        self.b_form = jit.form(scale * surface(di_flux * v)) if di_flux is not None else None
+        self.G_form = jit.form(G)
+        self.c_form = jit.form(ufl.derivative(G, w, v))
+        self.d_form = jit.form(surface(di_dV / self.area))
 
         # Diagnostics, compiled once.
-        self.li_form = fem.form(x * self.dx)  # um^3 of "full sites"
+        self.li_form = jit.form(x * self.dx)  # um^3 of "full sites"
         # variances about the mean (no E[x^2] - E[x]^2 cancellation)
         self._x_mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
         self._xs_mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
-        self.x2_form = fem.form((x - self._x_mean) ** 2 * self.dx)
-        self.xs_form = fem.form(surface(x))
-        self.xs2_form = fem.form(surface((x - self._xs_mean) ** 2))
-        self.flux_form = fem.form(surface(i_flux))  # A/m^2 * um^2
-        self.eta_form = fem.form(surface(eta))
+        self.x2_form = jit.form((x - self._x_mean) ** 2 * self.dx)
+        self.xs_form = jit.form(surface(x))
+        self.xs2_form = jit.form(surface((x - self._xs_mean) ** 2))
+        self.flux_form = jit.form(surface(i_flux))  # A/m^2 * um^2
+        self.eta_form = jit.form(surface(eta))
 
         self.Fvec = fem_petsc.create_vector(self.V_space)
         self.bvec = fem_petsc.create_vector(self.V_space)
