@@ -9,7 +9,7 @@ monolithic Jacobian (1e5 cells, 1 rank, docs/performance.md): the five Jacobian 
 of a Newton iteration 0.565 s -> 0.373 s, the residuals 0.142 s -> 0.048 s, with
 ``-O3 -march=native -ffast-math`` (0.426 s and 0.074 s without ``-march=native``).
 ``-ffast-math`` without its finite-math part (``-fno-finite-math-only``) loses most of
-it (0.486 s, 0.118 s): glibc declares the vector variants only under ``__FAST_MATH__``.
+it (0.472 s, 0.116 s): glibc declares the vector variants only under ``__FAST_MATH__``.
 
 What fast math changes: floating-point reassociation inside one cell's kernel (results
 move in the last bits; the assembled Jacobian blocks agreed to 10 digits, the residual
