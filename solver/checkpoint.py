@@ -4,7 +4,8 @@ A checkpoint is one ``checkpoints/ckpt_<step>.npz`` in the run folder holding
 
 * every state function gathered on rank 0 as (dof coordinates, values) pairs, sorted by
   coordinate: Li ``w`` (the logit of x), the stress potential ``s`` (two-way coupling),
-  the displacement ``u`` and the residual eigenstrain ``eps_res`` (with mechanics);
+  the displacement ``u`` (with mechanics) and the residual eigenstrain ``eps_res`` (when
+  the run carries it as a field: solver/mechanics.py);
 * with the monolithic two-way Newton, its predictor's history: the increment of the last
   accepted step (``predictor_w``, ``predictor_s``, ``predictor_u``, keyed the same way)
   and, in the metadata, its voltage increment, dt, current, temperature and segment time
@@ -210,7 +211,9 @@ def state_functions(tr, mech) -> dict[str, Any]:
     """The functions that make the solver state (read from outside the solver classes)."""
     funcs = {"w": tr.w, "s": tr.s}
     if mech is not None:
-        funcs.update(u=mech.u, eps_res=mech.eps_res)
+        funcs["u"] = mech.u
+        if mech.eps_res is not None:  # None: the exact zero (solver/mechanics.py)
+            funcs["eps_res"] = mech.eps_res
     return funcs
 
 
@@ -247,6 +250,10 @@ def restore_state(arrays: dict[str, np.ndarray], tr, mech, path: Path,
     from scipy.spatial import cKDTree
 
     comm = tr.comm
+    if (funcs is None and mech is not None and mech.eps_res is None
+            and np.any(arrays.get("eps_res__values", 0.0) != 0.0)):
+        raise CheckpointError(f"{path}: the checkpoint holds a nonzero residual eigenstrain "
+                              "(eps_res), which this run does not carry")
     for name, f in (state_functions(tr, mech) if funcs is None else funcs).items():
         if f"{name}__values" not in arrays:
             raise CheckpointError(f"{path}: no field {name!r} (mechanics switched on?)")

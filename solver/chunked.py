@@ -16,6 +16,7 @@ The result equals one-pass assembly up to the order of floating-point additions
 
 from __future__ import annotations
 
+import basix
 import numpy as np
 import ufl
 from dolfinx import fem
@@ -95,4 +96,25 @@ class ChunkedForm:
             fem_petsc.assemble_vector(b, part)
 
 
-__all__ = ["CHUNK_CELLS", "ChunkedForm"]
+def cell_midpoint(mesh) -> np.ndarray:
+    """The reference cell's midpoint, (1, tdim): where DG0 interpolation samples."""
+    return basix.geometry(mesh.basix_cell()).mean(axis=0, keepdims=True)
+
+
+def eval_cells(expr: fem.Expression, mesh, cells: np.ndarray,
+               chunk_cells: int = CHUNK_CELLS) -> np.ndarray:
+    """``expr`` (at one reference point) on ``cells``, chunk by chunk: (len(cells), size).
+
+    Instead of interpolating into a DG0 field kept for the run (8 B per cell per
+    component), the values exist only while the caller uses them, and the coefficient
+    packing is bounded by the chunk."""
+    cells = np.asarray(cells, dtype=np.int32)
+    size = int(np.prod(expr.value_shape, dtype=int))
+    out = np.empty((cells.size, size))
+    for start in range(0, cells.size, chunk_cells):
+        part = cells[start:start + chunk_cells]
+        out[start:start + part.size] = expr.eval(mesh, part).reshape(part.size, size)
+    return out
+
+
+__all__ = ["CHUNK_CELLS", "ChunkedForm", "cell_midpoint", "eval_cells"]

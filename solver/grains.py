@@ -26,6 +26,7 @@ from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from solver import jit
+from solver.chunked import CHUNK_CELLS, cell_midpoint, eval_cells
 
 GRAIN_COLUMNS = ["step", "time_s", "grain", "volume_m3", "x_mean", "x_std", "vm_mean_Pa",
                  "vm_max_Pa", "hydrostatic_mean_Pa", "c_axis_x", "c_axis_y", "c_axis_z"]
@@ -64,28 +65,29 @@ class GrainDiagnostics:
         self.num_grains = pm.num_grains
         n_own = mesh.topology.index_map(3).size_local
         self.n_own = n_own
-        Q = fem.functionspace(mesh, ("DG", 0))
-        self._dofs = Q.dofmap.list[:n_own, 0]
+        Q = fem.functionspace(mesh, ("DG", 0))  # for the cell volumes only
         self.grain = cell_grain_ids(pm)[:n_own]
         v = ufl.TestFunction(Q)
         vol = fem.assemble_vector(jit.form(v * tr.dx))
-        self.cell_volume = vol.array[self._dofs].copy()  # um^3
+        self.cell_volume = vol.array[Q.dofmap.list[:n_own, 0]].copy()  # um^3
         self.c_axes = (np.asarray(grain_c_axes) if grain_c_axes is not None
                        else np.full((self.num_grains, 3), np.nan))
-        pts = Q.element.interpolation_points
-        self._x = fem.Function(Q)
-        self._x_expr = jit.expression(tr.x_expr, pts)
+        # cell-midpoint values are evaluated chunk by chunk when asked for (solver/
+        # chunked.py), not kept as DG0 fields: x, von Mises, hydrostatic and the stress
+        # tensor took 12 values per cell, ~70 MB at 7.4e5 cells
+        mid = cell_midpoint(mesh)
+        self._x_expr = jit.expression(tr.x_expr, mid)
         if mechanics is not None:
             from solver.mechanics import GPA
 
             self._gpa = GPA
-            self._vm, self._hyd = fem.Function(Q), fem.Function(Q)
-            self._vm_expr = jit.expression(mechanics.von_mises, pts)
-            self._hyd_expr = jit.expression(mechanics.hydrostatic, pts)
-            T = fem.functionspace(mesh, ("DG", 0, (3, 3)))
-            self._sig = fem.Function(T)
-            self._sig_expr = jit.expression(mechanics.sigma, T.element.interpolation_points)
-            self._sig_dofs = T.dofmap.list[:n_own, 0]
+            self._vm_hyd_expr = jit.expression(
+                ufl.as_vector([mechanics.von_mises, mechanics.hydrostatic]), mid)
+            # grain-boundary cells: von Mises and the 9 stress components
+            self._gb_expr = jit.expression(
+                ufl.as_vector([mechanics.von_mises]
+                              + [mechanics.sigma[i, j] for i in range(3) for j in range(3)]),
+                mid)
         self._setup_gb(pm)
 
     def _setup_gb(self, pm) -> None:
@@ -122,26 +124,40 @@ class GrainDiagnostics:
         self.comm.Allreduce(np.ascontiguousarray(a), out, op=MPI.MAX)
         return out
 
+    def _chunks(self):
+        """(grain index, cell volume, cells) of the owned cells, chunk by chunk."""
+        for start in range(0, self.n_own, CHUNK_CELLS):
+            stop = min(start + CHUNK_CELLS, self.n_own)
+            yield (self.grain[start:stop] - 1, self.cell_volume[start:stop],
+                   np.arange(start, stop, dtype=np.int32))
+
     def grain_table(self) -> list[dict]:
         """One dict per grain (SI units), equal on all ranks."""
-        n, g, w = self.num_grains, self.grain - 1, self.cell_volume
-        self._x.interpolate(self._x_expr)
-        x = self._x.x.array[self._dofs]
-        vol = self._sum(np.bincount(g, w, n))
-        xm = self._sum(np.bincount(g, w * x, n)) / vol
-        xv = self._sum(np.bincount(g, w * (x - xm[g]) ** 2, n)) / vol
+        n, mesh = self.num_grains, self.tr.mesh
+        vol = self._sum(np.bincount(self.grain - 1, self.cell_volume, n))
+        # two passes over x (evaluated again, not stored): the variance about the mean,
+        # not E[x^2] - E[x]^2, which cancels for the nearly uniform x of slow runs
+        wx = np.zeros(n)
+        for g, w, cells in self._chunks():
+            wx += np.bincount(g, w * eval_cells(self._x_expr, mesh, cells)[:, 0], n)
+        xm = self._sum(wx) / vol
+        wxx = np.zeros(n)
+        for g, w, cells in self._chunks():
+            x = eval_cells(self._x_expr, mesh, cells)[:, 0]
+            wxx += np.bincount(g, w * (x - xm[g]) ** 2, n)
+        xv = self._sum(wxx) / vol
         nan = np.full(n, np.nan)
         vm_mean, vm_max, hyd_mean = nan, nan, nan
         if self.mech is not None:
-            self._vm.interpolate(self._vm_expr)
-            self._hyd.interpolate(self._hyd_expr)
-            vm = self._vm.x.array[self._dofs] * self._gpa
-            hyd = self._hyd.x.array[self._dofs] * self._gpa
-            vm_mean = self._sum(np.bincount(g, w * vm, n)) / vol
-            local_max = np.full(n, -np.inf)
-            np.maximum.at(local_max, g, vm)
+            wvm, whyd, local_max = np.zeros(n), np.zeros(n), np.full(n, -np.inf)
+            for g, w, cells in self._chunks():
+                vals = eval_cells(self._vm_hyd_expr, mesh, cells) * self._gpa
+                wvm += np.bincount(g, w * vals[:, 0], n)
+                whyd += np.bincount(g, w * vals[:, 1], n)
+                np.maximum.at(local_max, g, vals[:, 0])
+            vm_mean = self._sum(wvm) / vol
             vm_max = self._max(local_max)
-            hyd_mean = self._sum(np.bincount(g, w * hyd, n)) / vol
+            hyd_mean = self._sum(whyd) / vol
         L3 = self.tr.pm.length_unit**3
         return [{"grain": i + 1, "volume_m3": vol[i] * L3, "x_mean": xm[i],
                  "x_std": float(np.sqrt(max(xv[i], 0.0))), "vm_mean_Pa": vm_mean[i],
@@ -153,11 +169,9 @@ class GrainDiagnostics:
         """``gb_stress_max_Pa`` and ``gb_normal_stress_max_Pa`` (NaN if not defined)."""
         if self.mech is None or not self.has_gb:
             return dict.fromkeys(GB_COLUMNS, float("nan"))
-        self._vm.interpolate(self._vm_expr)
-        self._sig.interpolate(self._sig_expr)
         c = self._gb_cells
-        vm = self._vm.x.array[self._dofs[c]] * self._gpa if c.size else np.zeros(0)
-        sig = self._sig.x.array.reshape(-1, 3, 3)[self._sig_dofs[c]] * self._gpa
+        vals = eval_cells(self._gb_expr, self.tr.mesh, c) * self._gpa
+        vm, sig = vals[:, 0], vals[:, 1:].reshape(-1, 3, 3)
         nsn = np.einsum("ki,kij,kj->k", self._gb_normals, sig, self._gb_normals)
         return {
             "gb_stress_max_Pa": self.comm.allreduce(float(vm.max()) if c.size else -np.inf,

@@ -37,6 +37,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver import jit
+from solver.chunked import CHUNK_CELLS, cell_midpoint, eval_cells
 from solver.mathns import ufl_namespace
 from solver.petsc_options import set_prefixed_options
 from solver.scaling import GAS_CONSTANT, LENGTH_UNIT
@@ -146,7 +147,20 @@ class Elasticity:
     """Quasi-static elasticity of the particle driven by the Li field of ``transport``."""
 
     def __init__(self, transport, *, degree: int = 1, quadrature_degree: int = 2,
-                 linear_solver: str = "iterative", petsc_options: dict | None = None):
+                 linear_solver: str = "iterative", petsc_options: dict | None = None,
+                 residual_eigenstrain: bool = False):
+        """Spaces, forms (compiled once), the stiffness matrix and its solver.
+
+        Args:
+            transport: the solver.transport.LiTransport whose Li field drives the strain.
+            degree: Lagrange degree of u.
+            quadrature_degree: quadrature degree of every integral.
+            linear_solver: "iterative" (CG + GAMG) or "direct" (MUMPS).
+            petsc_options: overrides of the elasticity solver's PETSc options.
+            residual_eigenstrain: carry the residual (defect) eigenstrain as a field
+                (``eps_res``) in every form; otherwise it is the exact zero and
+                ``eps_res`` is None.
+        """
         tr = self.tr = transport
         mesh = tr.mesh
         self.comm: MPI.Comm = mesh.comm
@@ -158,10 +172,15 @@ class Elasticity:
         # residual eigenstrain, sample frame, dimensionless: a symmetric DG0 tensor (6
         # values per cell instead of 9, in storage and in the coefficient packing of every
         # form that carries the stress; set it with ``interpolate``, the stored order is
-        # basix's)
-        T0 = fem.functionspace(mesh, basix.ufl.element("DG", mesh.basix_cell(), 0,
-                                                       shape=(3, 3), symmetry=True))
-        self.eps_res = fem.Function(T0, name="eps_res")
+        # basix's).  Zero unless a protocol evolves it (none does yet, DESIGN.md §3:
+        # cycling damage, annealing), and then not stored at all: the field costs 48 B per
+        # cell, 34 MB or 2 % of the two-way peak memory at 5.1e5 unknowns (measured).
+        self.eps_res: fem.Function | None = None
+        eps_res = ufl.zero(3, 3)  # UFL zero: drops out of the forms
+        if residual_eigenstrain:
+            T0 = fem.functionspace(mesh, basix.ufl.element("DG", mesh.basix_cell(), 0,
+                                                           shape=(3, 3), symmetry=True))
+            self.eps_res = eps_res = fem.Function(T0, name="eps_res")
         dx = tr.dx
         R = tr.R
         C = mat.stiffness_voigt() / GPA
@@ -192,7 +211,7 @@ class Elasticity:
         # change per unit Li fraction of a fully constrained point (solver/monolithic.py)
         self.omega_c_omega = (GPA * ufl.inner(stress(omega), omega)
                               / (mat.c_max * GAS_CONSTANT * tr.T))
-        self.eps_el = eps_u - self.eps_ch - self.eps_res
+        self.eps_el = eps_u - self.eps_ch - eps_res
         self.sigma = stress(self.eps_el)  # GPa
         self.sigma_c = R.T * self.sigma * R  # crystal frame, GPa
         # stress potential s = sigma : Omega / (c_max R T), dimensionless (sample frame:
@@ -207,7 +226,7 @@ class Elasticity:
 
         du, v = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
         a = ufl.inner(stress(ufl.sym(ufl.grad(du))), ufl.sym(ufl.grad(v))) * dx
-        L = ufl.inner(stress(self.eps_ch + self.eps_res), ufl.sym(ufl.grad(v))) * dx
+        L = ufl.inner(stress(self.eps_ch + eps_res), ufl.sym(ufl.grad(v))) * dx
         self.a_form, self.L_form = jit.form(a), jit.form(L)
         self.K = fem_petsc.assemble_matrix(self.a_form)
         self.K.assemble()
@@ -245,22 +264,44 @@ class Elasticity:
         # numerical settings: mass-matrix CG converges in ~30 iterations
         self.proj.setTolerances(rtol=1e-12, atol=1e-30, max_it=500)  # numerical setting
 
-        # cell-midpoint (DG0) samples for statistics
-        Q0 = fem.functionspace(mesh, ("DG", 0))
-        pts = Q0.element.interpolation_points
-        self._q0 = Q0
-        self._vm = fem.Function(Q0)
-        self._hyd = fem.Function(Q0)
-        self._vm_expr = jit.expression(self.von_mises, pts)
-        self._hyd_expr = jit.expression(self.hydrostatic, pts)
+        # von Mises and hydrostatic stress at the cell midpoints, for their extrema:
+        # evaluated chunk by chunk of cells when asked for, not stored as DG0 fields
+        # (8 B per cell each, 11 MB at 5.1e5 unknowns)
+        self._vm_hyd_expr = jit.expression(ufl.as_vector([self.von_mises, self.hydrostatic]),
+                                           cell_midpoint(mesh))
         self._s003_form = jit.form(self.strain_003 * dx)
         self._s003_mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
         self._s003_var_form = jit.form((self.strain_003 - self._s003_mean) ** 2 * dx)
         self._energy_form = jit.form(self.energy_density * dx)
 
     # ------------------------------------------------------------------ solves
+    def setup_solver(self) -> None:
+        """Set up the preconditioner (GAMG hierarchy or factorisation) of K, once per run.
+
+        K never changes, so GAMG's Galerkin products (the coarse operators P^T A P and the
+        smoothed prolongators A P) are never recomputed with new values.  PETSc keeps the
+        symbolic data of every product for such a recomputation unless told otherwise; in
+        parallel (MPIAIJ) that data outweighed the hierarchy itself: ~400 MB per rank for
+        the 5.1e5-unknown bench particle on 2 ranks (peak memory 5,185 -> 3,479 B per
+        unknown, measured; serial products keep none).  ``-mat_product_clear`` drops it,
+        scoped to this set-up so that preconditioners rebuilt every Newton iteration (the
+        Li block's) keep theirs."""
+        if self.setup_done:
+            return
+        opts = PETSc.Options()
+        scoped = not opts.hasName("mat_product_clear")
+        if scoped:
+            opts["mat_product_clear"] = True
+        try:
+            self.ksp.setUp()
+        finally:
+            if scoped:
+                opts.delValue("mat_product_clear")
+        self.setup_done = True
+
     def solve(self) -> int:
         """Solve for u with the current Li field; return the Krylov iterations."""
+        self.setup_solver()
         with self.b.localForm() as loc:
             loc.set(0.0)
         fem_petsc.assemble_vector(self.b, self.L_form)
@@ -272,7 +313,6 @@ class Elasticity:
             raise RuntimeError(f"elasticity solve failed (KSP reason {reason})")
         self.nullspace.remove(self.u.x.petsc_vec)
         self.u.x.scatter_forward()
-        self.setup_done = True
         its = self.ksp.getIterationNumber()
         self.ksp_iterations += its
         return its
@@ -299,24 +339,35 @@ class Elasticity:
     # ------------------------------------------------------------------ diagnostics
     def diagnostics(self) -> dict[str, float]:
         """Stress and strain statistics of the current state (SI)."""
-        tr, comm = self.tr, self.comm
-        self._vm.interpolate(self._vm_expr)
-        self._hyd.interpolate(self._hyd_expr)
-        n = self._q0.dofmap.index_map.size_local
-        vm, hyd = self._vm.x.array[:n], self._hyd.x.array[:n]
+        tr = self.tr
+        vm_max, hyd_min, hyd_max = self._stress_extrema()
         s003 = tr.scalar(self._s003_form) / tr.volume
         self._s003_mean.value = s003
         s003_var = tr.scalar(self._s003_var_form) / tr.volume
         return {
             "strain_003_mean": s003,
             "strain_003_std": float(np.sqrt(max(s003_var, 0.0))),
-            "vm_stress_max_Pa": comm.allreduce(float(vm.max()) if n else 0.0, op=MPI.MAX) * GPA,
-            "hydrostatic_stress_min_Pa": comm.allreduce(float(hyd.min()) if n else 0.0,
-                                                        op=MPI.MIN) * GPA,
-            "hydrostatic_stress_max_Pa": comm.allreduce(float(hyd.max()) if n else 0.0,
-                                                        op=MPI.MAX) * GPA,
+            "vm_stress_max_Pa": vm_max * GPA,
+            "hydrostatic_stress_min_Pa": hyd_min * GPA,
+            "hydrostatic_stress_max_Pa": hyd_max * GPA,
             "elastic_energy_J": tr.scalar(self._energy_form) * GPA * LENGTH_UNIT**3,
         }
+
+    def _stress_extrema(self) -> tuple[float, float, float]:
+        """max von Mises, min and max hydrostatic stress at cell midpoints (GPa, all
+        ranks; a rank without cells adds nothing)."""
+        mesh = self.tr.mesh
+        ncells = mesh.topology.index_map(mesh.topology.dim).size_local
+        vm_max, hyd_min, hyd_max = -np.inf, np.inf, -np.inf
+        for start in range(0, ncells, CHUNK_CELLS):  # no transient of ncells values
+            vals = eval_cells(self._vm_hyd_expr, mesh,
+                              np.arange(start, min(start + CHUNK_CELLS, ncells)))
+            vm_max = max(vm_max, vals[:, 0].max())
+            hyd_min, hyd_max = min(hyd_min, vals[:, 1].min()), max(hyd_max, vals[:, 1].max())
+        comm = self.comm
+        return (comm.allreduce(float(vm_max), op=MPI.MAX),
+                comm.allreduce(float(hyd_min), op=MPI.MIN),
+                comm.allreduce(float(hyd_max), op=MPI.MAX))
 
     def destroy(self) -> None:
         opts = PETSc.Options()

@@ -194,7 +194,6 @@ class MonolithicSolver:
         self.x = self.F.duplicate()
         self.y1 = self.F.duplicate()
         self.y2: PETSc.Vec | None = None  # voltage column (block elimination only)
-        self.bvec, self.cvec = self.F.duplicate(), self.F.duplicate()
         self.offsets = self._owned_offsets()
         self._field_vecs = [fem_petsc.create_vector(V) for V in self.spaces]
         self.nullspace = self._rigid_nullspace()
@@ -215,10 +214,17 @@ class MonolithicSolver:
         self._bordered = None
         if (self.nested and tr.b_form is not None
                 and PETSc.Options().getString("mono_ksp_type", "") != "preonly"):
-            self._bordered = BorderedOperator(self.A, self.bvec, self.cvec)
+            # b = dF/dV and c = dG/dw live in the w block only: Li-sized vectors
+            w_map = W.dofmap.index_map
+            self.bvec, self.cvec = (
+                PETSc.Vec().createMPI((w_map.size_local, w_map.size_global), comm=self.comm)
+                for _ in range(2))
+            self._bordered = BorderedOperator(self.A, self.bvec, self.cvec,
+                                              part=self.offsets[0])
             self._bordered.mat.setNullSpace(self.nullspace)
             self.ksp.setOperators(self._bordered.mat, self.P)
         else:
+            self.bvec, self.cvec = self.F.duplicate(), self.F.duplicate()
             self.ksp.setOperators(self.A, self.P)
         if PETSc.Options().getString("mono_pc_type", "") == "fieldsplit":
             self._setup_fieldsplit()
@@ -314,8 +320,7 @@ class MonolithicSolver:
         if pc.getType() != "fieldsplit" or not self.nested or self._own_u_pc:
             return
         mech = self.mech
-        if not mech.setup_done:
-            mech.ksp.setUp()
+        mech.setup_solver()
         shared = mech.ksp.getPC()
         # K is never re-assembled, but the split hands the operator to the PC again at
         # every set-up, which would redo GAMG's Galerkin products (measured: every Newton
@@ -372,8 +377,17 @@ class MonolithicSolver:
             vec.array[a:b] = tmp.array_r[: b - a]
 
     def _single_into_block(self, vec: PETSc.Vec, form) -> None:
-        """Assemble a w-row linear form into the w part of a block vector (rest zero)."""
-        self._assemble_block_vector(vec, [form, None, None])
+        """Assemble a w-row linear form into the w part of a block vector (rest zero), or
+        into a vector of the w block alone (the bordered operator's b and c)."""
+        if vec.getSize() == self.F.getSize():
+            self._assemble_block_vector(vec, [form, None, None])
+            return
+        tmp = self._field_vecs[0]
+        with tmp.localForm() as loc:
+            loc.set(0.0)
+        fem_petsc.assemble_vector(tmp, form)
+        tmp.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+        vec.array[:] = tmp.array_r[: vec.getLocalSize()]
 
     def residual_norms(self) -> list[float]:
         """max |F_i| of the three residual blocks at the current state (diagnostic)."""
@@ -465,7 +479,7 @@ class MonolithicSolver:
                     self._bordered.d = d
                     self._bordered.rhs(self.F, G)
                     ksp_total += self._linear_solve(self.F, self.y1, eta)
-                    cy1, cy2 = self.cvec.dot(self.y1), 0.0
+                    cy1, cy2 = self._bordered.dot_c(self.y1), 0.0
                 else:
                     # block elimination (direct solver: the second solve reuses the
                     # factorisation): y1 = -J^-1 F, y2 = J^-1 b

@@ -209,18 +209,15 @@ class LiTransport:
         self.flux_form = jit.form(surface(i_flux))  # A/m^2 * um^2
         self.eta_form = jit.form(surface(eta))
 
-        self.Fvec = fem_petsc.create_vector(self.V_space)
-        self.bvec = fem_petsc.create_vector(self.V_space)
-        self.cvec = fem_petsc.create_vector(self.V_space)
-        self.y1 = fem_petsc.create_vector(self.V_space)
-        self.y2 = fem_petsc.create_vector(self.V_space)
         self.ksp = PETSc.KSP().create(self.comm)
         self._petsc_keys = set_prefixed_options(self.ksp, "li_", DEFAULT_PETSC[linear_solver],
                                                 petsc_options)
-        # The Li Jacobian and its solver's operators are built on the first solve(): a
-        # two-way run whose Newton is the monolithic one (solver/monolithic.py) never
-        # needs them (one Li-sized matrix less, ~21 MB at 1.3e5 Li dofs)
+        # The Li Jacobian, its Newton vectors and the solver's operators are built on the
+        # first solve(): a two-way run whose Newton is the monolithic one (solver/
+        # monolithic.py) never needs them (one Li-sized matrix and five vectors less,
+        # ~26 MB at 1.3e5 Li dofs)
         self.A: PETSc.Mat | None = None
+        self.Fvec = self.bvec = self.cvec = self.y1 = self.y2 = None
         self._bordered = None
 
     def _ensure_linear_system(self) -> None:
@@ -228,6 +225,8 @@ class LiTransport:
         if self.A is not None:
             return
         self.A = fem_petsc.create_matrix(self.J_form)
+        self.Fvec, self.bvec, self.cvec, self.y1, self.y2 = (
+            fem_petsc.create_vector(self.V_space) for _ in range(5))
         # Krylov solver: V eliminated through the rank-one modified operator, one solve
         # per Newton iteration (solver/bordered.py); a direct solve (preonly, whatever
         # the case's options) keeps the block elimination, whose second solve reuses the

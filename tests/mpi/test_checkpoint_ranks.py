@@ -87,6 +87,21 @@ def test_state_gathered_on_two_ranks_restores_exactly_on_one(tmp_path):
         except ck.CheckpointError as exc:
             if "does not match" not in str(exc):
                 problems.append(str(exc))
+        # mechanics without the residual-eigenstrain field (the default: the exact zero)
+        # neither stores it nor drops a nonzero stored one silently; a zero one restores
+        bare = SimpleNamespace(u=funcs1["u"], eps_res=None)
+        if "eps_res__values" in ck.gather_state(tr1, bare):
+            problems.append("eps_res stored without the field")
+        with np.load(path) as z:
+            arrays1 = dict(z)
+        try:
+            ck.restore_state(arrays1, tr1, bare, path)
+            problems.append("a nonzero eps_res was dropped silently")
+        except ck.CheckpointError as exc:
+            if "residual eigenstrain" not in str(exc):
+                problems.append(str(exc))
+        arrays1["eps_res__values"] = np.zeros_like(arrays1["eps_res__values"])
+        ck.restore_state(arrays1, tr1, bare, path)
     assert comm.bcast(problems, root=0) == []
 
 

@@ -106,3 +106,36 @@ def test_bordered_operator_solves_the_bordered_system(seed):
     for obj in (ksp, plain, A, bv, cv, Fv, rhs, y, z):
         obj.destroy()
     op.free()
+
+
+def test_border_vectors_on_a_block_of_the_unknowns_act_like_full_ones():
+    """b and c given on one block of the unknowns only (``part``, as the monolithic solver
+    does for the Li block of (w, s, u)) give the same operator, right-hand side and
+    voltage update as full vectors that are zero outside the block."""
+    J, b, c, d, F, G = _system(3)
+    lo, hi = 40, 120  # the block (test value)
+    b[:lo], b[hi:], c[:lo], c[hi:] = 0.0, 0.0, 0.0, 0.0
+    A, bv, cv, Fv = _petsc(J, b, c, F)
+    bp, cp = (PETSc.Vec().createWithArray(a[lo:hi].copy(), comm=MPI.COMM_SELF)
+              for a in (b, c))
+    full, part = BorderedOperator(A, bv, cv), BorderedOperator(A, bp, cp, part=(lo, hi))
+    full.d = part.d = d
+    x = Fv.duplicate()
+    x.setArray(np.random.default_rng(4).standard_normal(N))
+    y_full, y_part = x.duplicate(), x.duplicate()
+    full.mat.mult(x, y_full)
+    part.mat.mult(x, y_part)
+    ref = J @ x.array - b * (c @ x.array) / d
+    assert np.abs(y_full.array - ref).max() < 1e-12 * np.abs(ref).max()
+    assert np.abs(y_part.array - ref).max() < 1e-12 * np.abs(ref).max()
+    r_full, r_part = Fv.copy(), Fv.copy()
+    full.rhs(r_full, G)
+    part.rhs(r_part, G)
+    assert np.abs(r_part.array - (F + b * G / d)).max() < 1e-13
+    assert np.abs(r_part.array - r_full.array).max() < 1e-13
+    assert part.voltage_update(x, G) == pytest.approx(full.voltage_update(x, G), rel=1e-13)
+    assert part.voltage_update(x, G) == pytest.approx(-(G + c @ x.array) / d, rel=1e-13)
+    for obj in (A, bv, cv, Fv, bp, cp, x, y_full, y_part, r_full, r_part):
+        obj.destroy()
+    full.free()
+    part.free()

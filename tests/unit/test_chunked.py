@@ -63,3 +63,24 @@ def test_chunked_form_rejects_forms_without_a_cell_integral():
     v = ufl.TestFunction(V)
     with pytest.raises(ValueError, match="cell integral"):
         ChunkedForm(v * ufl.ds(V.mesh))
+
+
+@pytest.mark.parametrize("chunk_cells", [1, 37, 10**9])
+def test_eval_cells_matches_dg0_interpolation(chunk_cells):
+    """Chunked evaluation at the cell midpoints equals interpolation into a DG0 field."""
+    from solver.chunked import cell_midpoint, eval_cells
+
+    V, _, _, _ = _forms()
+    msh = V.mesh
+    w = fem.Function(V)
+    w.interpolate(lambda x: np.sin(3 * x[0]) + x[1] * x[2])
+    expr_ufl = ufl.as_vector([ufl.exp(w), w * w + ufl.grad(w)[0]])
+    Q = fem.functionspace(msh, ("DG", 0, (2,)))
+    ref = fem.Function(Q)
+    ref.interpolate(fem.Expression(expr_ufl, Q.element.interpolation_points))
+    n = msh.topology.index_map(3).size_local
+    cells = np.arange(n, dtype=np.int32)[::-1]  # any order, returned in that order
+    vals = eval_cells(fem.Expression(expr_ufl, cell_midpoint(msh)), msh, cells, chunk_cells)
+    expected = ref.x.array.reshape(-1, 2)[Q.dofmap.list[cells, 0]]
+    assert vals.shape == (n, 2)
+    assert np.abs(vals - expected).max() < 1e-13 * np.abs(expected).max()
