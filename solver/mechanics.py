@@ -282,7 +282,7 @@ class Elasticity:
         smoothed prolongators A P) are never recomputed with new values.  PETSc keeps the
         symbolic data of every product for such a recomputation unless told otherwise; in
         parallel (MPIAIJ) that data outweighed the hierarchy itself: ~400 MB per rank for
-        the 5.1e5-unknown bench particle on 2 ranks (peak memory 5,185 -> 3,479 B per
+        the 5.1e5-unknown bench particle on 2 ranks (peak memory 5,185 -> 3,513 B per
         unknown, measured; serial products keep none).  ``-mat_product_clear`` drops it,
         scoped to this set-up so that preconditioners rebuilt every Newton iteration (the
         Li block's) keep theirs."""

@@ -364,30 +364,30 @@ class MonolithicSolver:
         the coefficients of all forms at once, a transient of ~46 MB per 1e5 cells
         (measured), while one form at a time needs only that form's."""
         vec.set(0.0)
-        for tmp, form, (a, b) in zip(self._field_vecs, forms, self.offsets, strict=True):
-            if form is None:
-                continue
-            with tmp.localForm() as loc:
-                loc.set(0.0)
-            if isinstance(form, ChunkedForm):
-                form.assemble_vector(tmp)
-            else:
-                fem_petsc.assemble_vector(tmp, form)
-            tmp.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
-            vec.array[a:b] = tmp.array_r[: b - a]
+        for k, (form, (a, b)) in enumerate(zip(forms, self.offsets, strict=True)):
+            if form is not None:
+                vec.array[a:b] = self._assemble_field(k, form).array_r[: b - a]
+
+    def _assemble_field(self, k: int, form) -> PETSc.Vec:
+        """A linear form on field ``k``'s space, assembled into that field's ghosted work
+        vector (returned; its owned part is final)."""
+        tmp = self._field_vecs[k]
+        with tmp.localForm() as loc:
+            loc.set(0.0)
+        if isinstance(form, ChunkedForm):
+            form.assemble_vector(tmp)
+        else:
+            fem_petsc.assemble_vector(tmp, form)
+        tmp.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+        return tmp
 
     def _single_into_block(self, vec: PETSc.Vec, form) -> None:
         """Assemble a w-row linear form into the w part of a block vector (rest zero), or
         into a vector of the w block alone (the bordered operator's b and c)."""
         if vec.getSize() == self.F.getSize():
             self._assemble_block_vector(vec, [form, None, None])
-            return
-        tmp = self._field_vecs[0]
-        with tmp.localForm() as loc:
-            loc.set(0.0)
-        fem_petsc.assemble_vector(tmp, form)
-        tmp.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
-        vec.array[:] = tmp.array_r[: vec.getLocalSize()]
+        else:
+            vec.array[:] = self._assemble_field(0, form).array_r[: vec.getLocalSize()]
 
     def residual_norms(self) -> list[float]:
         """max |F_i| of the three residual blocks at the current state (diagnostic)."""
