@@ -210,12 +210,13 @@ class LiTransport:
         self.eta_form = jit.form(surface(eta))
 
         self.ksp = PETSc.KSP().create(self.comm)
-        self._petsc_keys = set_prefixed_options(self.ksp, "li_", DEFAULT_PETSC[linear_solver],
-                                                petsc_options)
-        # The Li Jacobian, its Newton vectors and the solver's operators are built on the
-        # first solve(): a two-way run whose Newton is the monolithic one (solver/
-        # monolithic.py) never needs them (one Li-sized matrix and five vectors less,
-        # ~26 MB at 1.3e5 Li dofs)
+        # The Li Jacobian, its Newton vectors, the solver's operators and its options are
+        # set up on the first solve(): a two-way run whose Newton is the monolithic one
+        # (solver/monolithic.py) never needs them (one Li-sized matrix and five vectors
+        # less, ~26 MB at 1.3e5 Li dofs; and no unused "li_" options left in PETSc's
+        # database, which it reports at exit)
+        self._li_options = (DEFAULT_PETSC[linear_solver], petsc_options)
+        self._petsc_keys: list[str] = []
         self.A: PETSc.Mat | None = None
         self.Fvec = self.bvec = self.cvec = self.y1 = self.y2 = None
         self._bordered = None
@@ -227,6 +228,7 @@ class LiTransport:
         self.A = fem_petsc.create_matrix(self.J_form)
         self.Fvec, self.bvec, self.cvec, self.y1, self.y2 = (
             fem_petsc.create_vector(self.V_space) for _ in range(5))
+        self._petsc_keys = set_prefixed_options(self.ksp, "li_", *self._li_options)
         # Krylov solver: V eliminated through the rank-one modified operator, one solve
         # per Newton iteration (solver/bordered.py); a direct solve (preonly, whatever
         # the case's options) keeps the block elimination, whose second solve reuses the
