@@ -101,6 +101,12 @@ def cell_midpoint(mesh) -> np.ndarray:
     return basix.geometry(mesh.basix_cell()).mean(axis=0, keepdims=True)
 
 
+def cell_chunks(ncells: int, chunk_cells: int = CHUNK_CELLS):
+    """Slices 0..ncells in chunks of at most ``chunk_cells`` (local cell ranges)."""
+    for start in range(0, ncells, chunk_cells):
+        yield slice(start, min(start + chunk_cells, ncells))
+
+
 def eval_cells(expr: fem.Expression, mesh, cells: np.ndarray,
                chunk_cells: int = CHUNK_CELLS) -> np.ndarray:
     """``expr`` (at one reference point) on ``cells``, chunk by chunk: (len(cells), size).
@@ -111,10 +117,9 @@ def eval_cells(expr: fem.Expression, mesh, cells: np.ndarray,
     cells = np.asarray(cells, dtype=np.int32)
     size = int(np.prod(expr.value_shape, dtype=int))
     out = np.empty((cells.size, size))
-    for start in range(0, cells.size, chunk_cells):
-        part = cells[start:start + chunk_cells]
-        out[start:start + part.size] = expr.eval(mesh, part).reshape(part.size, size)
+    for sl in cell_chunks(cells.size, chunk_cells):
+        out[sl] = expr.eval(mesh, cells[sl]).reshape(-1, size)
     return out
 
 
-__all__ = ["CHUNK_CELLS", "ChunkedForm", "cell_midpoint", "eval_cells"]
+__all__ = ["CHUNK_CELLS", "ChunkedForm", "cell_chunks", "cell_midpoint", "eval_cells"]

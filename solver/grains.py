@@ -26,7 +26,7 @@ from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from solver import jit
-from solver.chunked import CHUNK_CELLS, cell_midpoint, eval_cells
+from solver.chunked import cell_chunks, cell_midpoint, eval_cells
 
 GRAIN_COLUMNS = ["step", "time_s", "grain", "volume_m3", "x_mean", "x_std", "vm_mean_Pa",
                  "vm_max_Pa", "hydrostatic_mean_Pa", "c_axis_x", "c_axis_y", "c_axis_z"]
@@ -126,10 +126,9 @@ class GrainDiagnostics:
 
     def _chunks(self):
         """(grain index, cell volume, cells) of the owned cells, chunk by chunk."""
-        for start in range(0, self.n_own, CHUNK_CELLS):
-            stop = min(start + CHUNK_CELLS, self.n_own)
-            yield (self.grain[start:stop] - 1, self.cell_volume[start:stop],
-                   np.arange(start, stop, dtype=np.int32))
+        for sl in cell_chunks(self.n_own):
+            yield (self.grain[sl] - 1, self.cell_volume[sl],
+                   np.arange(sl.start, sl.stop, dtype=np.int32))
 
     def grain_table(self) -> list[dict]:
         """One dict per grain (SI units), equal on all ranks."""

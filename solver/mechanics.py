@@ -37,7 +37,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver import jit
-from solver.chunked import CHUNK_CELLS, cell_midpoint, eval_cells
+from solver.chunked import cell_chunks, cell_midpoint, eval_cells
 from solver.mathns import ufl_namespace
 from solver.petsc_options import set_prefixed_options
 from solver.scaling import GAS_CONSTANT, LENGTH_UNIT
@@ -359,9 +359,8 @@ class Elasticity:
         mesh = self.tr.mesh
         ncells = mesh.topology.index_map(mesh.topology.dim).size_local
         vm_max, hyd_min, hyd_max = -np.inf, np.inf, -np.inf
-        for start in range(0, ncells, CHUNK_CELLS):  # no transient of ncells values
-            vals = eval_cells(self._vm_hyd_expr, mesh,
-                              np.arange(start, min(start + CHUNK_CELLS, ncells)))
+        for sl in cell_chunks(ncells):  # no transient of ncells values
+            vals = eval_cells(self._vm_hyd_expr, mesh, np.arange(sl.start, sl.stop))
             vm_max = max(vm_max, vals[:, 0].max())
             hyd_min, hyd_max = min(hyd_min, vals[:, 1].min()), max(hyd_max, vals[:, 1].max())
         comm = self.comm
