@@ -81,6 +81,7 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
     from dolfinx.io import gmsh as dgmsh
 
     from meshes import cache as mcache
+    from meshes.ordering import sort_cell_vertices
 
     error, info, model = None, {}, None
     if comm.rank == 0:
@@ -129,11 +130,16 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
 
             gmsh.finalize()
     info = comm.bcast(info, root=0)
-    data.mesh.topology.create_connectivity(2, 3)
+    # the same mesh with every cell's vertices in ascending order: faster matrix
+    # assembly (meshes/ordering.py)
+    mesh, cell_tags, facet_tags = sort_cell_vertices(data.mesh, data.cell_tags,
+                                                     data.facet_tags)
     groups = dict(data.physical_groups)
+    del data
+    mesh.topology.create_connectivity(2, 3)
     grains, pairs = _groups_info(groups)
-    return ParticleMesh(data.mesh, data.cell_tags, data.facet_tags, groups, length_unit,
-                        grains, pairs, info)
+    return ParticleMesh(mesh, cell_tags, facet_tags, groups, length_unit, grains, pairs,
+                        info)
 
 
 def build_model_checked(spec: MeshSpec) -> dict:
