@@ -37,6 +37,7 @@ from dolfinx import cpp as _cpp
 from dolfinx import mesh as dmesh
 from dolfinx.graph import adjacencylist
 from dolfinx.io import distribute_entity_data
+from mpi4py import MPI
 
 
 def _keep_on_rank(comm, nparts, graph, ghosting):
@@ -69,11 +70,12 @@ def sort_cell_vertices(msh, cell_tags, facet_tags):
     """The mesh rebuilt with ascending cell vertices, and its cell and facet tags.
 
     Collective.  Returns ``(mesh, cell_tags, facet_tags)``; a mesh with curved (degree >
-    1) geometry is returned unchanged.  See the module docstring."""
-    if msh.geometry.cmaps[0].degree != 1:
+    1) geometry or with ghost cells is returned unchanged.  See the module docstring."""
+    comm, tdim = msh.comm, msh.topology.dim
+    ghosts = comm.allreduce(msh.topology.index_map(tdim).num_ghosts, op=MPI.MAX)
+    if msh.geometry.cmaps[0].degree != 1 or ghosts:
+        # curved cells, or ghost cells (the rebuild keeps none): leave the mesh as built
         return msh, cell_tags, facet_tags
-    comm = msh.comm
-    tdim = msh.topology.dim
     ncells = msh.topology.index_map(tdim).size_local
     # in the order the first build received them, so that DOLFINx's cell reordering sees
     # the same input again and numbers the nodes as before
@@ -96,9 +98,9 @@ def sort_cell_vertices(msh, cell_tags, facet_tags):
     partitioner = dmesh.create_cell_partitioner(_keep_on_rank, dmesh.GhostMode.none, 2)
     new = dmesh.create_mesh(comm, cells, msh.ufl_domain(), x, partitioner)
     del x, cells, nodes
-    new_cells = _carry_tags(msh, new, cell_tags, tdim, cell_tags.name)
-    new_facets = (_carry_tags(msh, new, facet_tags, tdim - 1, facet_tags.name)
-                  if facet_tags is not None else None)
+    new_cells, new_facets = (
+        _carry_tags(msh, new, tags, dim, tags.name) if tags is not None else None
+        for tags, dim in ((cell_tags, tdim), (facet_tags, tdim - 1)))
     return new, new_cells, new_facets
 
 
