@@ -196,3 +196,47 @@ def test_two_way_coupling_drives_li_to_tension_and_conserves_li():
     assert tension > 1e-3 and compression < -1e-3, (tension, compression)
     _, (x_lo, x_hi), mass_error1 = _residual_strain_case(False)
     assert x_hi - x_lo < 1e-9 and abs(mass_error1) < 1e-12  # one-way: no feedback
+
+
+def test_stiffness_goes_to_symmetric_storage_after_the_gamg_set_up_and_solves_alike():
+    """After GAMG's set-up K is kept in SBAIJ (3x3 blocks): the same operator (products
+    equal to round-off), its nullspaces re-attached, and later solves (new Li fields) give
+    the displacement of the AIJ operator without a new set-up."""
+    pm = build_particle_mesh(COMM, [1e-6, 0.8e-6, 0.7e-6], 0.25e-6, 0.2e-6, 0.3e-6)
+    tr = LiTransport(pm, get_material("NM91"), rotation_from_euler(30.0, 40.0, 0.0))
+    mech = Elasticity(tr)
+    K_aij = mech.K.copy()  # AIJ, for reference
+    assert mech.K.getType().endswith("aij") and not mech.K.getType().endswith("sbaij")
+    X = tr.V_space.tabulate_dof_coordinates()
+    u_prev = None
+    for k, slope in enumerate((0.1, -0.05, 0.2)):  # Li fraction linear in x (mesh in um)
+        x_li = 0.5 + slope * X[:, 0]
+        tr.w.x.array[:] = np.log(x_li / (1.0 - x_li))  # lattice-gas potential of x
+        its = mech.solve()
+        assert mech.K.getType().endswith("sbaij")
+        assert mech.K.getBlockSize() == 3
+        # the operator is unchanged
+        x = K_aij.createVecRight()
+        x.setRandom()
+        y_ref, y = K_aij.createVecLeft(), K_aij.createVecLeft()
+        K_aij.mult(x, y_ref)
+        mech.K.mult(x, y)
+        y.axpy(-1.0, y_ref)
+        assert y.norm() <= 1e-13 * y_ref.norm()
+        # the displacement solves the AIJ system to the solver tolerance
+        r = mech.b.duplicate()
+        K_aij.mult(mech.u.x.petsc_vec, r)
+        r.axpy(-1.0, mech.b)
+        assert r.norm() <= 1e-8 * mech.b.norm(), (k, its)
+        u_prev = mech.u.x.array.copy()
+    assert u_prev is not None
+    # nullspace (the solution is orthogonal to the rigid modes) and near-nullspace kept
+    assert mech.K.getNullSpace().getVecs() and mech.K.getNearNullSpace().getVecs()
+    for v in mech.K.getNullSpace().getVecs():
+        assert abs(v.dot(mech.u.x.petsc_vec)) <= 1e-10 * mech.u.x.petsc_vec.norm() * v.norm()
+    mech.keep_aij_stiffness()
+    assert not mech.K.getType().endswith("sbaij")
+    assert mech.K.getNullSpace().getVecs()
+    K_aij.destroy()
+    mech.destroy()
+    tr.destroy()

@@ -193,3 +193,37 @@ def test_two_way_defaults_to_the_monolithic_scheme_with_size_based_solver():
     assert monolithic_solver(case["mechanics"], tr, mech) == "direct"  # 1,900 unknowns
     mech.U = _Space(20_000)  # 60,400 unknowns > 5e3
     assert monolithic_solver(case["mechanics"], tr, mech) == "iterative"
+
+
+def test_iterative_path_with_symmetric_stiffness_and_with_an_own_u_preconditioner():
+    """Default iterative path: the elasticity solver's GAMG is shared and K is multiplied
+    in SBAIJ storage.  A case that gives the u split its own preconditioner gets K back
+    in AIJ storage (GAMG cannot be set up on SBAIJ) and reaches the same state."""
+    pm = build_particle_mesh(COMM, [1e-6] * 3, 0.3e-6, 0.15e-6, 0.3e-6)
+    mat = get_material("NM91")
+    tr = LiTransport(pm, mat, rotation_from_euler(20.0, 50.0, 10.0), linear_solver="iterative",
+                     local_stress_potential=lambda x, T: local_stress_potential(mat, x, T))
+    mech = Elasticity(tr)
+    tr.set_uniform(0.86)
+    mech.solve()
+    current = SPECIFIC_CURRENT * mat.density * tr.volume_m3
+    control = {"dt": 16.0, "current": current, "temperature": mat.T_ref}
+    li0 = tr.diagnostics()["li_total_mol"]
+    states = []
+    for options in (None, {"fieldsplit_u_pc_type": "gamg"}):
+        tr.set_uniform(0.86)
+        mech.u.x.array[:] = 0.0
+        mono = MonolithicSolver(tr, mech, linear_solver="iterative", tol=1e-10,
+                                petsc_options=options)
+        assert mech.K.getType().endswith("sbaij") == (options is None)
+        tr.set_state(control)
+        m = mono.solve()
+        assert m.converged and m.iterations <= 7, m
+        states.append((tr.w.x.array.copy(), mech.u.x.array.copy()))
+        out = control["current"] * control["dt"] / FARADAY
+        assert abs(tr.diagnostics()["li_total_mol"] - li0 + out) < 1e-9 * out
+        mono.destroy()
+    assert _max(states[0][0] - states[1][0]) < 1e-8
+    assert _max(states[0][1] - states[1][1]) < 1e-7 * _max(states[0][1])
+    mech.destroy()
+    tr.destroy()
