@@ -1,27 +1,19 @@
 """Matrices on a shared sparsity pattern (solver/sparsity.py) assemble exactly like their own."""
 
-import numpy as np
 import pytest
-import ufl
-from dolfinx import fem, mesh
+from dolfinx import fem
 from dolfinx.fem import petsc as fem_petsc
 from mpi4py import MPI
 from petsc4py import PETSc
 
 from solver.sparsity import SharedPattern
+from tests.unit.test_chunked import _forms as chunked_forms
 
 
 def _forms():
-    msh = mesh.create_unit_cube(MPI.COMM_WORLD, 6, 5, 4)
-    V = fem.functionspace(msh, ("Lagrange", 1))
-    U = fem.functionspace(msh, ("Lagrange", 1, (3,)))
-    w = fem.Function(V)
-    w.interpolate(lambda x: np.sin(3 * x[0]) + x[1] * x[2])
-    dx = ufl.Measure("dx", msh, metadata={"quadrature_degree": 2})
-    v, dw, du = ufl.TestFunction(V), ufl.TrialFunction(V), ufl.TrialFunction(U)
-    square = (ufl.exp(w) * ufl.inner(ufl.grad(dw), ufl.grad(v)) + w * dw * v) * dx
-    # rectangular, row block size 1 and column block size 3 (the coupling blocks' shape)
-    rect = ufl.exp(-w) * ufl.div(du) * v * dx
+    """A square form (with a facet term, inside the cell pattern) and a rectangular one,
+    row block size 1 and column block size 3 (the coupling blocks' shape)."""
+    _, square, rect, _ = chunked_forms()
     return fem.form(square), fem.form(rect)
 
 
