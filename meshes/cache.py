@@ -1,4 +1,8 @@
-"""Mesh cache: Gmsh ``.msh`` files keyed by a hash of the geometry parameters.
+"""Mesh cache: meshed particles as ``.npz`` arrays keyed by a hash of the geometry parameters.
+
+A cached mesh is the :class:`meshes.arrays.MeshArrays` of the Gmsh model (nodes, tagged
+elements, physical groups), so that a cache hit reads it with NumPy and never loads the
+Gmsh library (meshes/arrays.py).
 
 Key = SHA-256 of the :meth:`MeshSpec.key_dict` (every number that shapes the mesh), the
 Gmsh version and :data:`GENERATOR_VERSION` (bump it whenever meshes/ changes what it
@@ -9,8 +13,9 @@ generates for the same parameters).  Folder, first match wins:
 3. ``~/.cache/chemomech/meshes``.
 
 Only rank 0 reads and writes; a file is written to a temporary name in the same folder
-and renamed, so a killed run never leaves a half-written mesh that looks complete.
-Reloading the ``.msh`` with Gmsh gives the same mesh on any number of ranks.
+and renamed, so a killed run never leaves a half-written mesh that looks complete.  A run
+that made the mesh distributes the same arrays it stored, so a later hit gives the same
+mesh, on any number of ranks.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
-GENERATOR_VERSION = "3"  # 3: basal_surface facet group
+from meshes.arrays import MeshArrays
+
+GENERATOR_VERSION = "4"  # 3: basal_surface facet group; 4: .npz arrays instead of .msh
 ENV = "CHEMOMECH_MESH_CACHE"
 
 
@@ -34,6 +42,19 @@ def cache_dir(setting: str | None = None) -> Path | None:
     return Path.home() / ".cache" / "chemomech" / "meshes"
 
 
+def gmsh_version() -> str:
+    """The installed Gmsh's version, from the package metadata when there is any (so that
+    a cache lookup does not load the Gmsh library), else from the module."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("gmsh")
+    except metadata.PackageNotFoundError:  # e.g. a Gmsh module from a system package
+        import gmsh
+
+        return gmsh.__version__
+
+
 def mesh_key(key_dict: dict, gmsh_version: str) -> str:
     """Hex digest naming the cached mesh."""
     payload = json.dumps({"spec": key_dict, "gmsh": gmsh_version,
@@ -41,17 +62,16 @@ def mesh_key(key_dict: dict, gmsh_version: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def store(folder: Path, key: str, meta: dict) -> Path:
-    """Write the current Gmsh model as ``<key>.msh`` (+ ``<key>.json``) atomically."""
-    import gmsh
-
+def store(folder: Path, key: str, arrays: MeshArrays, meta: dict) -> Path:
+    """Write ``<key>.npz`` (the mesh arrays) and ``<key>.json`` (``meta``) atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{key}.msh"
-    tmp = folder / f".{key}.{os.getpid()}.tmp.msh"
-    gmsh.option.setNumber("Mesh.Binary", 1)
-    gmsh.option.setNumber("Mesh.SaveAll", 0)  # only elements in physical groups
-    gmsh.write(str(tmp))
-    os.replace(tmp, final)
+    final = folder / f"{key}.npz"
+    tmp = folder / f".{key}.{os.getpid()}.tmp.npz"
+    try:
+        arrays.save(tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
     meta_tmp = folder / f".{key}.{os.getpid()}.tmp.json"
     meta_tmp.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     os.replace(meta_tmp, folder / f"{key}.json")
@@ -59,11 +79,19 @@ def store(folder: Path, key: str, meta: dict) -> Path:
 
 
 def lookup(folder: Path | None, key: str) -> Path | None:
-    """The cached ``.msh`` for ``key`` if present."""
+    """The cached ``.npz`` for ``key`` if present."""
     if folder is None:
         return None
-    path = folder / f"{key}.msh"
+    path = folder / f"{key}.npz"
     return path if path.is_file() else None
+
+
+def load(path: Path) -> MeshArrays:
+    """The mesh arrays of a cached file (OSError or ValueError if unreadable)."""
+    try:
+        return MeshArrays.load(path)
+    except (zipfile.BadZipFile, KeyError, EOFError) as exc:
+        raise ValueError(f"{path}: unreadable mesh file ({exc})") from exc
 
 
 def read_meta(msh: Path) -> dict:

@@ -77,69 +77,75 @@ def _groups_info(groups: dict) -> tuple[int, dict[int, tuple[int, int]]]:
 
 def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
                     cache: Path | None = None) -> ParticleMesh:
-    """Mesh a MeshSpec (model units) on rank 0, or load it from ``cache``; distribute."""
-    from dolfinx.io import gmsh as dgmsh
+    """Mesh a MeshSpec (model units) on rank 0, or load it from ``cache``; distribute.
 
+    Gmsh is loaded only when the mesh is made (a cache miss, or no cache): a cache hit
+    reads NumPy arrays (meshes/arrays.py)."""
     from meshes import cache as mcache
+    from meshes.arrays import mesh_from_arrays
     from meshes.ordering import sort_cell_vertices
 
-    error, info, model = None, {}, None
+    error, info, arrays = None, {}, None
     if comm.rank == 0:
-        import gmsh
-
         t0 = time.perf_counter()
-        gmsh.initialize(interruptible=False)
-        gmsh.option.setNumber("General.Terminal", 0)
-        key = mcache.mesh_key(spec.key_dict(), gmsh.__version__)
+        key = mcache.mesh_key(spec.key_dict(), mcache.gmsh_version())
         hit = mcache.lookup(cache, key)
-        try:
-            if hit is not None:
-                gmsh.open(str(hit))
+        if hit is not None:
+            try:
+                arrays = mcache.load(hit)
                 info = {**mcache.read_meta(hit), "cache": "hit", "cache_file": str(hit)}
+            except (OSError, ValueError) as exc:  # a damaged file is remade, not fatal
+                log.warning("mesh cache file %s unreadable (%s); meshing anew", hit, exc)
+                hit = None
+        if hit is None:
+            try:
+                arrays, info = _make_arrays(spec)
+            except Exception as exc:  # Gmsh raises plain Exceptions
+                error = f"Gmsh failed for {spec.describe()}: {exc}"
             else:
-                gmsh.model.add("particle")
-                info = build_model_checked(spec)
-                # Gmsh's own time, stored with a cached mesh so that a later hit reports
-                # what the mesh cost to make (chemomech bench)
-                info["gmsh_s"] = time.perf_counter() - t0
                 info["cache"] = "off" if cache is None else "miss"
                 if cache is not None:
                     try:
-                        path = mcache.store(cache, key, {**info, "spec": spec.describe()})
+                        path = mcache.store(cache, key, arrays,
+                                            {**info, "spec": spec.describe()})
                         info["cache_file"] = str(path)
-                        gmsh.clear()
-                        gmsh.open(str(path))  # the same .msh a later hit reads
                     except OSError as exc:  # a read-only cache must not stop the run
                         log.warning("mesh cache %s not writable (%s)", cache, exc)
-            info["mesh_s"] = time.perf_counter() - t0
-        except Exception as exc:  # Gmsh raises plain Exceptions
-            error = f"Gmsh failed for {spec.describe()}: {exc}"
-        model = gmsh.model
+        info["mesh_s"] = time.perf_counter() - t0
     error = comm.bcast(error, root=0)
     if error is not None:
-        if comm.rank == 0:
-            import gmsh
-
-            gmsh.finalize()
         raise MeshBuildError(error)
-    try:
-        data = dgmsh.model_to_mesh(model, comm, 0, gdim=3)
-    finally:
-        if comm.rank == 0:
-            import gmsh
-
-            gmsh.finalize()
+    mesh, cell_tags, facet_tags, groups = mesh_from_arrays(comm, arrays, root=0)
+    del arrays
     info = comm.bcast(info, root=0)
     # the same mesh with every cell's vertices in ascending order: faster matrix
     # assembly (meshes/ordering.py)
-    mesh, cell_tags, facet_tags = sort_cell_vertices(data.mesh, data.cell_tags,
-                                                     data.facet_tags)
-    groups = dict(data.physical_groups)
-    del data
+    mesh, cell_tags, facet_tags = sort_cell_vertices(mesh, cell_tags, facet_tags)
     mesh.topology.create_connectivity(2, 3)
     grains, pairs = _groups_info(groups)
-    return ParticleMesh(mesh, cell_tags, facet_tags, groups, length_unit, grains, pairs,
+    return ParticleMesh(mesh, cell_tags, facet_tags, dict(groups), length_unit, grains, pairs,
                         info)
+
+
+def _make_arrays(spec: MeshSpec):
+    """Gmsh model of ``spec`` as MeshArrays, and Gmsh's time (rank 0); Gmsh finalised."""
+    import gmsh
+
+    from meshes.arrays import MeshArrays
+
+    t0 = time.perf_counter()
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("particle")
+        info = build_model_checked(spec)
+        # Gmsh's own time, stored with a cached mesh so that a later hit reports what the
+        # mesh cost to make (chemomech bench)
+        info["gmsh_s"] = time.perf_counter() - t0
+        arrays = MeshArrays.from_gmsh(gmsh.model)
+    finally:
+        gmsh.finalize()
+    return arrays, info
 
 
 def build_model_checked(spec: MeshSpec) -> dict:

@@ -51,7 +51,10 @@ DEFAULT_PETSC = {
                   "pc_type": "gamg", "pc_gamg_type": "agg", "pc_gamg_agg_nsmooths": 1,
                   "pc_gamg_threshold": 0.01, "pc_gamg_coarse_eq_limit": 1000,
                   "mg_levels_ksp_type": "chebyshev", "mg_levels_pc_type": "jacobi",
-                  "mg_levels_ksp_chebyshev_esteig_steps": 10},
+                  "mg_levels_ksp_chebyshev_esteig_steps": 10,
+                  # the Galerkin products' algorithm on more than one rank (not a PETSc
+                  # option of this prefix: Elasticity.setup_solver scopes it)
+                  "matptap_via": "allatonce"},
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
 }
 
@@ -300,27 +303,41 @@ class Elasticity:
         scoped to this set-up so that preconditioners rebuilt every Newton iteration (the
         Li block's) keep theirs.
 
+        On more than one rank the products use PETSc's ``allatonce`` algorithm (the
+        option ``matptap_via`` of this solver's options, default "allatonce"; "scalable"
+        is PETSc's default).  The finest level's product is the largest allocation of a
+        parallel run: measured at 5.1e5 unknowns on 2 ranks, with the default algorithm
+        the set-up peaked at 763 / 752 MB per rank (the time steps after it at 712 / 703),
+        with allatonce at 554 / 562 MB, for a set-up of 59 s instead of 9.3 s, once per
+        run; the hierarchy, the Krylov iterations and the steps are the same.
+        A process-wide ``-matptap_via`` wins; PETSc's serial products have no allatonce.
+
         With GAMG it runs in the constructor, right after K is assembled (see there);
         ``setup_s`` is its wall time (s)."""
         if self.setup_done:
             return
         t0 = time.perf_counter()
         opts = PETSc.Options()
-        scoped = not opts.hasName("mat_product_clear")
-        if scoped:
-            opts["mat_product_clear"] = True
+        scoped = {}
+        if not opts.hasName("mat_product_clear"):
+            scoped["mat_product_clear"] = True
+        via = opts.getString(f"{self.ksp.getOptionsPrefix() or ''}matptap_via", "")
+        if via and self.comm.size > 1 and not opts.hasName("matptap_via"):
+            scoped["matptap_via"] = via
+        for key, value in scoped.items():
+            opts[key] = value
         try:
             self.ksp.setUp()
         finally:
-            if scoped:
-                opts.delValue("mat_product_clear")
+            for key in scoped:
+                opts.delValue(key)
         self.setup_done = True
         if self.compact_stiffness:
             self._to_symmetric_storage()
         self.setup_s = time.perf_counter() - t0
 
     def _to_symmetric_storage(self) -> None:
-        """Keep K in symmetric block storage (SBAIJ, 3x3 blocks) once GAMG is set up.
+        """Keep K and GAMG's coarse operators in symmetric block storage once set up.
 
         GAMG builds its hierarchy from an AIJ matrix (PETSc has no graph of a (S)BAIJ
         matrix), but afterwards K is only multiplied with: by CG, by the finest-level
@@ -328,11 +345,17 @@ class Elasticity:
         blocks stores ~24 instead of 45 values per row and one column index per block
         instead of per value: measured at 5.1e5 unknowns, K takes 127 MB less (62 MB per
         rank on 2) and a product with it is ~40 % faster (13.0 -> 7.6 ms on 1 rank,
-        6.9 -> 4.1 ms on 2).  The conversion is in place, so every holder of K (this
-        KSP, GAMG's finest level, the monolithic nest) sees the new storage; the
-        preconditioner is marked for reuse so that nothing rebuilds GAMG on it.  Only
-        GAMG is known to be safe (a PC that factorises or re-reads K at set-up may not
-        take SBAIJ); with any other preconditioner K stays AIJ."""
+        6.9 -> 4.1 ms on 2).  The Galerkin coarse operators P^T A P are symmetric too
+        and, with the six rigid-body modes per aggregate, dense in 6x6 blocks (~260 and
+        ~850 values per row on the two intermediate levels of the 5.1e5-unknown bench
+        particle); in SBAIJ with 6x6 blocks they take 35-39 MB per rank less on 2 ranks
+        and a CG solve is ~17 % faster (2.17 -> 1.78 s), same iterations (measured).  The
+        coarsest operator keeps its storage: it is factorised, and small.  Conversions
+        are in place, so every holder of a matrix (the KSP, the level smoothers, the
+        monolithic nest) sees the new storage; the preconditioner is marked for reuse so
+        that nothing rebuilds GAMG on it.  Only GAMG is known to be safe (a PC that
+        factorises or re-reads K at set-up may not take SBAIJ); with any other
+        preconditioner K stays AIJ."""
         pc = self.ksp.getPC()
         if pc.getType() != "gamg" or self.K.getType().endswith("sbaij"):
             return
@@ -341,6 +364,11 @@ class Elasticity:
         # MatConvert keeps neither nullspace
         self.K.setNullSpace(self.nullspace)
         self.K.setNearNullSpace(self.nullspace)
+        # PCMG numbers its levels from the coarsest (0) to the finest (K itself)
+        for level in range(1, pc.getMGLevels() - 1):
+            A = pc.getMGSmoother(level).getOperators()[0]
+            if A.getType() in ("seqaij", "mpiaij"):
+                A.convert("sbaij")
 
     def keep_aij_stiffness(self) -> None:
         """Keep (or put back) K in AIJ storage, for a caller that sets up its own

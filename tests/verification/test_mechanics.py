@@ -199,15 +199,24 @@ def test_two_way_coupling_drives_li_to_tension_and_conserves_li():
 
 
 def test_stiffness_goes_to_symmetric_storage_after_the_gamg_set_up_and_solves_alike():
-    """GAMG is set up in the constructor, after which K is kept in SBAIJ (3x3 blocks): the
-    same operator (products equal to round-off), its nullspaces re-attached, and solves
-    (several Li fields) give the displacement of the AIJ operator without a new set-up."""
+    """GAMG is set up in the constructor, after which K is kept in SBAIJ (3x3 blocks), and
+    so are GAMG's intermediate coarse operators (6x6 blocks): the same operator (products
+    equal to round-off), its nullspaces re-attached, and solves (several Li fields) give
+    the displacement of the AIJ operator without a new set-up."""
     pm = build_particle_mesh(COMM, [1e-6, 0.8e-6, 0.7e-6], 0.25e-6, 0.2e-6, 0.3e-6)
     tr = LiTransport(pm, get_material("NM91"), rotation_from_euler(30.0, 40.0, 0.0))
-    mech = Elasticity(tr)
+    # a small coarse-grid limit: this small mesh then gets intermediate levels too
+    mech = Elasticity(tr, petsc_options={"pc_gamg_coarse_eq_limit": 100})
     assert mech.setup_done and mech.setup_s > 0.0
     K_aij = fem_petsc.assemble_matrix(mech.a_form)  # the same form, AIJ, for reference
     K_aij.assemble()
+    pc = mech.ksp.getPC()
+    levels = [pc.getMGSmoother(k).getOperators()[0] for k in range(pc.getMGLevels())]
+    assert len(levels) >= 3  # a hierarchy with intermediate levels to convert
+    assert levels[-1].handle == mech.K.handle  # the finest level is K itself
+    assert all(A.getType().endswith("sbaij") for A in levels[1:])
+    assert all(A.getBlockSize() == 6 for A in levels[1:-1])
+    assert not levels[0].getType().endswith("sbaij")  # the factorised coarsest level
     X = tr.V_space.tabulate_dof_coordinates()
     u_prev = None
     for k, slope in enumerate((0.1, -0.05, 0.2)):  # Li fraction linear in x (mesh in um)
