@@ -10,9 +10,10 @@ Per worker (single-crystal NM91 sphere, radius 2 um, uniform mesh size h, defaul
 solvers, two-way coupling (monolithic Newton, field split) unless ``--coupling one-way``):
 * ``elasticity_solve_s``: one linear elasticity solve, CG + GAMG with rigid-body
   near-nullspace, preconditioner set-up included (a fresh operator), with PETSc's default
-  Galerkin products.  On more than one rank the run itself sets GAMG up with the
-  memory-lean ``allatonce`` products (solver/mechanics.py), whose time is ``run_setup_s``;
-  the reference solve is then timed on a second, fresh operator after the run's steps;
+  Galerkin products.  Where the run itself sets GAMG up with the memory-lean
+  ``allatonce`` products (several ranks, large local problems: solver/mechanics.py), whose
+  time is ``run_setup_s``, the reference solve is timed on a second, fresh operator after
+  the run's steps;
 * ``step_s``: mean wall time of a coupled time step (two-way: the whole monolithic Newton
   solve; one-way: a Li Newton solve and an elasticity solve) over ``--steps`` steps of 30 s
   at 200 mA/g from x = 0.9, after a first step that is not timed (``step_times_s`` each);
@@ -134,8 +135,8 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     unknowns = tr.V_space.dofmap.index_map.size_global + 3 * mech.U.dofmap.index_map.size_global
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                           op=MPI.SUM)
-    if not direct and comm.size > 1:
-        # the run set GAMG up with the memory-lean Galerkin products of a parallel run
+    if mech.galerkin_products == "allatonce":
+        # the run set GAMG up with the memory-lean Galerkin products of a large parallel run
         # (solver/mechanics.py, setup_solver); the yardstick is the plain elasticity solve
         # with PETSc's default products, timed on a fresh operator after the run (its
         # set-up transient does not count to the run's peak above)

@@ -222,7 +222,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "linear_solver": Spec("choice", "'iterative' (CG + GAMG with rigid-body modes, "
                               "scales) or 'direct' (MUMPS)", "iterative",
                               choices=("iterative", "direct")),
-        "petsc": Spec("table", "extra PETSc options for the elasticity solve", {}),
+        "petsc": Spec("table", "extra PETSc options for the elasticity solve (prefix-free; "
+                      "matptap_via: GAMG's Galerkin products on several ranks, 'auto' "
+                      "= 'allatonce' (memory-lean) from 1e5 stiffness rows per rank up, "
+                      "else 'scalable' (faster))", {}),
         "monolithic_petsc": Spec("table", "extra PETSc options for the linear solve of the "
                                  "monolithic Newton (prefix-free, e.g. {ksp_rtol = 1e-8}: "
                                  "the tightest inexact-Newton tolerance; any "

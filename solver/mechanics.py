@@ -45,6 +45,10 @@ from solver.petsc_options import set_prefixed_options
 from solver.scaling import GAS_CONSTANT, LENGTH_UNIT
 
 GPA = 1e9  # Pa per stress unit inside the forms
+# numerical setting: matptap_via = "auto" takes GAMG's memory-lean Galerkin products from
+# this many stiffness rows per rank up (Elasticity.setup_solver); below it a process's
+# fixed ~250 MB (interpreter, libraries, mesh) outweighs the products' transient
+ALLATONCE_MIN_ROWS_PER_RANK = 100_000
 
 DEFAULT_PETSC = {
     "iterative": {"ksp_type": "cg", "ksp_rtol": 1e-10, "ksp_atol": 1e-30, "ksp_max_it": 1000,
@@ -54,7 +58,7 @@ DEFAULT_PETSC = {
                   "mg_levels_ksp_chebyshev_esteig_steps": 10,
                   # the Galerkin products' algorithm on more than one rank (not a PETSc
                   # option of this prefix: Elasticity.setup_solver scopes it)
-                  "matptap_via": "allatonce"},
+                  "matptap_via": "auto"},
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"},
 }
 
@@ -254,6 +258,7 @@ class Elasticity:
         self.ksp_iterations = 0
         self.setup_done = False
         self.setup_s = 0.0  # s, wall time of the preconditioner set-up (setup_solver)
+        self.galerkin_products = ""  # GAMG's product algorithm (setup_solver)
         # after the set-up, K in symmetric block storage (see _to_symmetric_storage)
         self.compact_stiffness = linear_solver == "iterative"
         if self.ksp.getPC().getType() == "gamg":
@@ -303,14 +308,18 @@ class Elasticity:
         scoped to this set-up so that preconditioners rebuilt every Newton iteration (the
         Li block's) keep theirs.
 
-        On more than one rank the products use PETSc's ``allatonce`` algorithm (the
-        option ``matptap_via`` of this solver's options, default "allatonce"; "scalable"
-        is PETSc's default).  The finest level's product is the largest allocation of a
-        parallel run: measured at 5.1e5 unknowns on 2 ranks, with the default algorithm
-        the set-up peaked at 763 / 752 MB per rank (the time steps after it at 712 / 703),
-        with allatonce at 554 / 562 MB, for a set-up of 59 s instead of 9.3 s, once per
-        run; the hierarchy, the Krylov iterations and the steps are the same.
-        A process-wide ``-matptap_via`` wins; PETSc's serial products have no allatonce.
+        On more than one rank, for large local problems, the products use PETSc's
+        ``allatonce`` algorithm: the option ``matptap_via`` of this solver's options,
+        default "auto" = "allatonce" from :data:`ALLATONCE_MIN_ROWS_PER_RANK` rows of K
+        per rank up, else PETSc's default ("scalable"); a process-wide ``-matptap_via``
+        wins, and PETSc's serial products have no allatonce.  The finest level's product
+        is the largest allocation of a parallel run: measured at 5.1e5 unknowns on 2
+        ranks (1.9e5 rows per rank), with the default algorithm the set-up peaked at 763 /
+        752 MB per rank (the time steps after it at 712 / 703), with allatonce at 554 /
+        562 MB, for a set-up of 59 s instead of 9.3 s, once per run; the hierarchy, the
+        Krylov iterations and the steps are the same.  At 7.4e4 unknowns (2.8e4 rows per
+        rank) allatonce took 6.9 s against 1.8 s, for a transient that is small next to
+        a process's fixed memory.
 
         With GAMG it runs in the constructor, right after K is assembled (see there);
         ``setup_s`` is its wall time (s)."""
@@ -322,10 +331,16 @@ class Elasticity:
         if not opts.hasName("mat_product_clear"):
             scoped["mat_product_clear"] = True
         via = opts.getString(f"{self.ksp.getOptionsPrefix() or ''}matptap_via", "")
+        if via == "auto":  # the same choice on every rank: the products are collective
+            rows_per_rank = self.K.getSize()[0] / self.comm.size
+            via = "allatonce" if rows_per_rank >= ALLATONCE_MIN_ROWS_PER_RANK else ""
         if via and self.comm.size > 1 and not opts.hasName("matptap_via"):
             scoped["matptap_via"] = via
         for key, value in scoped.items():
             opts[key] = value
+        # the Galerkin products' algorithm of this set-up ("" = PETSc's default)
+        self.galerkin_products = (opts.getString("matptap_via", "") if self.comm.size > 1
+                                  else "")
         try:
             self.ksp.setUp()
         finally:
