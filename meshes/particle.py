@@ -123,8 +123,7 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
     mesh, cell_tags, facet_tags = sort_cell_vertices(mesh, cell_tags, facet_tags)
     mesh.topology.create_connectivity(2, 3)
     grains, pairs = _groups_info(groups)
-    return ParticleMesh(mesh, cell_tags, facet_tags, dict(groups), length_unit, grains, pairs,
-                        info)
+    return ParticleMesh(mesh, cell_tags, facet_tags, groups, length_unit, grains, pairs, info)
 
 
 def _make_arrays(spec: MeshSpec):
