@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from solver.protocol.step import ProtocolStep
 from solver.units import UnitError, format_quantity, parse_quantity
 
 
@@ -260,6 +261,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                            check=_positive),
         "voltage_tol": Spec("quantity", "tolerance of voltage cut-off location", "1 mV",
                             dimension="voltage", check=_positive),
+        "current_tol": Spec("number", "relative tolerance of locating the current limit "
+                            "that ends a constant-voltage hold", 0.01, check=_open_unit),
         "quadrature_degree": Spec("int", "quadrature degree of all integrals (default: 2 x "
                                   "geometry.degree; set explicitly because UFL's estimate "
                                   "explodes for exp/log of rotated fields)",
@@ -285,34 +288,39 @@ SCHEMA: dict[str, dict[str, Spec]] = {
 }
 
 PROTOCOL_SCHEMA: dict[str, Spec] = {
-    "type": Spec("choice", "step kind", required=True, choices=("charge", "discharge", "rest")),
+    "type": Spec("choice", "step kind: 'charge'/'discharge' (constant current), 'hold' "
+                 "(constant voltage until a current limit), 'rest', 'temperature' (change "
+                 "at open circuit), 'anneal' (hold at a temperature between optional ramps), "
+                 "'cycle' (repeat its [[protocol.steps]]); keys per kind: "
+                 "solver/protocol/parse.py", required=True,
+                 choices=("charge", "discharge", "hold", "rest", "temperature", "anneal",
+                          "cycle")),
     "current": Spec("quantity", "specific current magnitude per mass of active material "
                     "(charge/discharge)", dimension="specific_current", check=_positive),
-    "until_voltage": Spec("quantity", "end when the voltage reaches this value",
-                          dimension="voltage", check=_positive),
-    "until_capacity": Spec("quantity", "end when this specific charge has passed in the step",
-                           dimension="specific_capacity", check=_positive),
-    "until_time": Spec("quantity", "end after this duration", dimension="time",
-                       check=_positive),
-    "temperature": Spec("quantity", "temperature during the step (default: "
-                        "conditions.temperature)", dimension="temperature"),
+    "voltage": Spec("quantity", "hold: the electrode potential held", dimension="voltage",
+                    check=_positive),
+    "until_voltage": Spec("quantity", "charge/discharge: end when the voltage reaches this "
+                          "value", dimension="voltage", check=_positive),
+    "until_capacity": Spec("quantity", "charge/discharge: end when this specific charge has "
+                           "passed in the step", dimension="specific_capacity",
+                           check=_positive),
+    "until_current": Spec("quantity", "hold: end when the current magnitude falls to this "
+                          "specific current", dimension="specific_current", check=_positive),
+    "until_time": Spec("quantity", "end after this duration (anneal: the hold at its "
+                       "temperature, ramps come on top; temperature: the ramp's duration)",
+                       dimension="time", check=_positive),
+    "temperature": Spec("quantity", "temperature during the step (default: the temperature "
+                        "the previous step ends at, first conditions.temperature); "
+                        "temperature/anneal: the target", dimension="temperature"),
+    "ramp_rate": Spec("quantity", "temperature/anneal: heating and cooling rate (anneal "
+                      "without it: instantaneous)", dimension="temperature_rate",
+                      check=_positive),
+    "cool_to": Spec("quantity", "anneal: temperature after the anneal (default: the one "
+                    "before it)", dimension="temperature"),
+    "repeat": Spec("int", "cycle: how many times its [[protocol.steps]] run"),
+    "steps": Spec("table", "cycle: the steps of one cycle ([[protocol.steps]] tables, any "
+                  "kind but cycle)"),
 }
-
-
-@dataclass(frozen=True)
-class ProtocolStep:
-    """One protocol step in SI units. ``sign`` is +1 charge (Li leaves), -1 discharge, 0 rest."""
-
-    kind: str
-    current: float  # A/kg, magnitude
-    until_voltage: float | None  # V
-    until_capacity: float | None  # C/kg
-    until_time: float | None  # s
-    temperature: float  # K
-
-    @property
-    def sign(self) -> int:
-        return {"charge": 1, "discharge": -1, "rest": 0}[self.kind]
 
 
 @dataclass(frozen=True)
@@ -497,49 +505,22 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     material = _check_material(source, values["material"])
     temperature = values["conditions"]["temperature"]
 
-    steps_raw = raw.get("protocol")
-    if not isinstance(steps_raw, list) or not steps_raw:
-        raise CaseError(source, "protocol", "expected at least one [[protocol]] step "
-                        "(type = 'charge' | 'discharge' | 'rest')")
-    steps: list[ProtocolStep] = []
-    resolved["protocol"] = []
-    for i, step_raw in enumerate(steps_raw):
-        key = f"protocol[{i}]"
-        sv, sr = _read_section(source, key, PROTOCOL_SCHEMA, step_raw)
-        kind = sv["type"]
-        if kind in ("charge", "discharge"):
-            if sv["current"] is None:
-                raise CaseError(source, f"{key}.current", f"a {kind} step needs a current, "
-                                "e.g. '200 mA/g'")
-            if all(sv[k] is None for k in ("until_voltage", "until_capacity", "until_time")):
-                raise CaseError(source, key, "needs an end condition: until_voltage, "
-                                "until_capacity or until_time")
-        else:
-            if sv["current"] is not None:
-                raise CaseError(source, f"{key}.current", "a rest step carries no current")
-            if sv["until_time"] is None:
-                raise CaseError(source, f"{key}.until_time", "a rest step needs until_time")
-            if sv["until_voltage"] is not None or sv["until_capacity"] is not None:
-                raise CaseError(source, key, "a rest step ends only by until_time")
-        steps.append(ProtocolStep(kind, sv["current"] or 0.0, sv["until_voltage"],
-                                  sv["until_capacity"], sv["until_time"],
-                                  sv["temperature"] or temperature))
-        resolved["protocol"].append(sr)
+    from solver.protocol.parse import ProtocolError, parse_protocol
 
-    # A cut-off on the wrong side of the starting open-circuit potential would end the
-    # run at once: that is always an input mistake for the first step.
-    first = steps[0]
-    if first.until_voltage is not None:
-        u0 = float(material.ocv(values["conditions"]["initial_x"]))
-        if first.kind == "charge" and first.until_voltage <= u0:
-            raise CaseError(source, "protocol[0].until_voltage",
-                            f"charge cut-off {first.until_voltage:.4g} V is not above the "
-                            f"starting open-circuit potential {u0:.4g} V "
-                            f"(material {material.name}, initial_x)")
-        if first.kind == "discharge" and first.until_voltage >= u0:
-            raise CaseError(source, "protocol[0].until_voltage",
-                            f"discharge cut-off {first.until_voltage:.4g} V is not below the "
-                            f"starting open-circuit potential {u0:.4g} V")
+    def read(key: str, schema: dict[str, Spec], table: Any):
+        return _read_section(source, key, schema, table)
+
+    def check_temperature(key: str, T: float) -> None:
+        _check_temperature(source, key, T, material)
+
+    try:
+        steps, resolved["protocol"] = parse_protocol(
+            raw.get("protocol"), read, PROTOCOL_SCHEMA, conditions_temperature=temperature,
+            open_circuit_voltage=float(material.ocv(values["conditions"]["initial_x"])),
+            material=material, distribution=values["kinetics"]["distribution"],
+            check_temperature=check_temperature)
+    except ProtocolError as exc:
+        raise CaseError(source, exc.key, exc.message) from None
 
     num = values["numerics"]
     if num["quadrature_degree"] is None:
@@ -547,7 +528,7 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
         resolved["numerics"]["quadrature_degree"] = num["quadrature_degree"]
     if not num["dt_min"] <= num["dt_initial"] <= num["dt_max"]:
         raise CaseError(source, "numerics.dt_initial", "expected dt_min <= dt_initial <= dt_max")
-    return Case(source, values, tuple(steps), resolved)
+    return Case(source, values, steps, resolved)
 
 
 _FACETED_KEYS = ("equivalent_diameter", "width", "thickness", "edge_radius")
@@ -721,6 +702,14 @@ def _check_particle(source: str, values: dict[str, Any], base: Path) -> None:
                         "orientation (euler_deg or c_axis), which also turns its facets")
 
 
+def _check_temperature(source: str, key: str, T: float, material) -> None:
+    """Refuse a temperature [K] outside the material's data range (when it has one)."""
+    lo, hi = getattr(material, "temperature_range_K", (0.0, math.inf))
+    if not lo <= T <= hi:
+        raise CaseError(source, key, f"{T:.2f} K is outside the data range of "
+                        f"{material.name} ({lo:.0f}-{hi:.0f} K)")
+
+
 def _check_material(source: str, m: dict[str, Any]):
     from solver.materials import MATERIAL_NAMES, get_material
 
@@ -763,6 +752,7 @@ def schema_markdown() -> str:
     for section, schema in SCHEMA.items():
         lines += [row(f"{section}.{k}", s) for k, s in schema.items()]
     lines += [row(f"protocol[i].{k}", s) for k, s in PROTOCOL_SCHEMA.items()]
+
     return "\n".join(lines)
 
 

@@ -548,11 +548,15 @@ class MonolithicSolver:
         return d**3 / history[-2] ** 2 + eta * d < 0.1 * self.tol
 
     # ------------------------------------------------------------------ predictor
-    def _control(self) -> tuple[float, float]:
-        return float(self.tr.I_total.value), float(self.tr.T.value)
+    def _control(self) -> tuple[float, float, float, float]:
+        """(current A, T K, voltage control 0/1, set voltage V) of the next solve."""
+        tr = self.tr
+        vc = float(tr.voltage_control.value)
+        return (float(tr.I_total.value), float(tr.T.value), vc,
+                float(tr.V_set.value) if vc else 0.0)
 
     def _same_segment(self) -> bool:
-        """The current (current, T) is that of the last accepted step.
+        """The control (current, T, voltage control) is that of the last accepted step.
 
         To 1e-9 relative, not exactly: the current is computed from the particle volume,
         an assembled sum whose last bits depend on the rank count, so a run restarted on
@@ -626,7 +630,8 @@ class MonolithicSolver:
         funcs = self.predictor_functions()
         fem_petsc.assign(inc, list(funcs.values()))
         meta = {"dV": inc_V, "dt_s": dt_n, "current_A": control[0],
-                "temperature_K": control[1], "tau_s": self._tau}
+                "temperature_K": control[1], "voltage_control": control[2],
+                "V_set_V": control[3], "tau_s": self._tau}
         return funcs, meta
 
     def restore_predictor(self, funcs: dict[str, fem.Function], meta: dict) -> None:
@@ -635,7 +640,9 @@ class MonolithicSolver:
         inc = self.x.duplicate()
         fem_petsc.assign([funcs[f"predictor_{n}"] for n in "wsu"], inc)
         self._last = (inc, float(meta["dV"]), float(meta["dt_s"]),
-                      (float(meta["current_A"]), float(meta["temperature_K"])))
+                      (float(meta["current_A"]), float(meta["temperature_K"]),
+                       float(meta.get("voltage_control", 0.0)),
+                       float(meta.get("V_set_V", 0.0))))
         self._tau = float(meta["tau_s"])
 
     def destroy(self) -> None:

@@ -21,7 +21,7 @@ INCOMPLETE = "INCOMPLETE"
 STATUS = "status.json"
 
 TIMESERIES_COLUMNS = [
-    "step", "time_s", "dt_s", "protocol_step", "step_type", "temperature_K",
+    "step", "time_s", "dt_s", "protocol_step", "step_type", "cycle", "temperature_K",
     "voltage_V", "current_A", "specific_current_A_kg", "soc", "capacity_mAh_g",
     "step_capacity_mAh_g", "x_mean", "x_min", "x_max", "x_std", "x_surface_mean",
     "x_surface_std", "eta_surface_mean_V", "li_total_mol", "li_out_mol",

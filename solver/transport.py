@@ -120,6 +120,10 @@ class LiTransport:
         self.I_total = fem.Constant(mesh, PETSc.ScalarType(0.0))  # A, >0 on charge
         self.V = fem.Constant(mesh, PETSc.ScalarType(4.0))  # V
         self.V_old = 4.0
+        # potentiostatic control (constant-voltage holds): 1 replaces the total-current
+        # equation G by V - V_set = 0, so the current is whatever the surface draws
+        self.voltage_control = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        self.V_set = fem.Constant(mesh, PETSc.ScalarType(4.0))  # V
 
         # Orientation in the forms (``R``): a constant tensor for one orientation (single
         # crystal), else a DG0 tensor field so polycrystals only change its values.  A
@@ -188,7 +192,11 @@ class LiTransport:
         F = ((x - x_old) / self.dt * v * self.dx
              + D * x * (1.0 - x) * ufl.inner(Mrot * ufl.grad(potential), ufl.grad(v)) * self.dx
              + scale * surface(i_flux * v))
-        G = surface(i_bv / self.area) - self.I_total / (L**2 * self.area**2) * dsurf
+        # galvanostatic: (∫ i ds - I)/A; potentiostatic: V - V_set (∫ dsurf / A = 1), so
+        # both Newton solvers (this one and solver/monolithic.py) take either control
+        gal = 1.0 - self.voltage_control
+        G = (gal * (surface(i_bv / self.area) - self.I_total / (L**2 * self.area**2) * dsurf)
+             + self.voltage_control * (self.V - self.V_set) / self.area * dsurf)
         # UFL residual kept for solver/monolithic.py (differentiated w.r.t. w, s and u)
         self.F_ufl = F
         self.F_form = jit.form(F)
@@ -196,7 +204,8 @@ class LiTransport:
         self.b_form = jit.form(scale * surface(di_flux * v)) if di_flux is not None else None
         self.G_form = jit.form(G)
         self.c_form = jit.form(ufl.derivative(G, w, v))
-        self.d_form = jit.form(surface(di_dV / self.area))
+        self.d_form = jit.form(gal * surface(di_dV / self.area)
+                               + self.voltage_control / self.area * dsurf)
 
         # Diagnostics, compiled once.
         self.li_form = jit.form(x * self.dx)  # um^3 of "full sites"
@@ -278,10 +287,26 @@ class LiTransport:
         self.V_old = float(self.V.value)
 
     def set_state(self, control: dict) -> None:
-        """Set dt [s], total current [A] and temperature [K] for the next solve."""
+        """Set dt [s], temperature [K] and the control of the next solve: the total current
+        [A] (``"current"``), or, with ``"voltage"`` [V] given and not None, the electrode
+        potential (potentiostatic; the current follows from Butler-Volmer)."""
         self.dt.value = control["dt"]
-        self.I_total.value = control["current"]
         self.T.value = control["temperature"]
+        voltage = control.get("voltage")
+        if voltage is not None:
+            if self.distribution == "uniform":
+                raise ValueError("a voltage-controlled step needs distribution = "
+                                 "'butler-volmer' (a uniform flux needs a given current)")
+            self.voltage_control.value = 1.0
+            self.V_set.value = voltage
+            self.I_total.value = 0.0
+        else:
+            self.voltage_control.value = 0.0
+            self.I_total.value = control["current"]
+
+    def surface_current(self) -> float:
+        """Total current through the surface at the current state [A], > 0 on charge."""
+        return self.li_out_rate() * FARADAY
 
     # ------------------------------------------------------------------ Newton
     def solve(self) -> NewtonResult:

@@ -26,6 +26,9 @@ UNITS: dict[str, dict[str, float]] = {
     "density": {"kg/m^3": 1.0, "kg/m3": 1.0, "g/cm^3": 1e3, "g/cm3": 1e3},
     "pressure": {"Pa": 1.0, "kPa": 1e3, "MPa": 1e6, "GPa": 1e9},
     "current_density": {"A/m^2": 1.0, "A/m2": 1.0, "mA/cm^2": 10.0, "mA/cm2": 10.0},
+    # heating/cooling rate (a temperature difference per time: not affine)
+    "temperature_rate": {"K/s": 1.0, "K/min": 1.0 / 60.0, "K/h": 1.0 / 3600.0,
+                         "degC/min": 1.0 / 60.0, "degC/h": 1.0 / 3600.0},
     # temperature is affine: handled separately
     "temperature": {"K": 1.0, "degC": 1.0, "°C": 1.0, "C": 1.0},
 }
@@ -44,6 +47,7 @@ def example(dimension: str) -> str:
         "specific_capacity": "'150 mAh/g'", "voltage": "'4.5 V'", "diffusivity": "'1e-14 m^2/s'",
         "molar_energy": "'12 kJ/mol'", "density": "'4.8 g/cm^3'",
         "current_density": "'1 A/m^2'", "temperature": "'25 degC'", "pressure": "'200 GPa'",
+        "temperature_rate": "'5 K/min'",
     }
     return examples.get(dimension, "")
 

@@ -173,7 +173,7 @@ def test_two_way_defaults_to_the_monolithic_scheme_with_size_based_solver():
     from helpers import case_dict
 
     from solver.config import validate
-    from solver.simulation import monolithic_solver
+    from solver.problem import monolithic_solver
 
     case = validate(case_dict(mechanics={"coupling": "two-way"}))
     assert case["mechanics"]["scheme"] == "monolithic"
