@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from solver.materials.defects import CASE_KEYS as _DEFECT_KEYS
 from solver.protocol.step import ProtocolStep
 from solver.units import UnitError, format_quantity, parse_quantity
 
@@ -244,6 +245,19 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                                          "'iterative' (GMRES + field split w/s/u, scales) or "
                                          "'auto' (direct up to 5e3 unknowns)", "auto",
                                          choices=("auto", "direct", "iterative")),
+    },
+    "defects": {
+        "model": Spec("choice", "'none', or 'lattice': residual (defect) strain that grows "
+                      "where the von Mises stress passes yield_stress, heals by an Arrhenius "
+                      "law where the Li content is recoverable and turns into an inactive, "
+                      "in-plane strained fraction where it is not (anneals); needs "
+                      "mechanics; docs/theory.md section 7", "none",
+                      choices=("none", "lattice")),
+        **{k: Spec("quantity" if dim not in ("number",) else "number",
+                   f"{doc} (default: solver/materials/defects.py, with its source)",
+                   dimension="" if dim == "number" else dim,
+                   check=_positive)
+           for k, (dim, doc) in _DEFECT_KEYS.items()},
     },
     "numerics": {
         "dt_initial": Spec("quantity", "first time step", "1 s", dimension="time",
@@ -522,6 +536,9 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     except ProtocolError as exc:
         raise CaseError(source, exc.key, exc.message) from None
 
+    if values["defects"]["model"] != "none" and values["mechanics"]["coupling"] == "none":
+        raise CaseError(source, "defects.model", "the defect model acts through the "
+                        "elasticity: set mechanics.coupling = 'one-way' or 'two-way'")
     num = values["numerics"]
     if num["quadrature_degree"] is None:
         num["quadrature_degree"] = 2 * values["geometry"]["degree"]

@@ -199,7 +199,9 @@ class Driver:
             "reason": reason, "time_s": state.time_s, "voltage_V": p.voltage_accepted,
             "step_capacity_mAh_g": abs(seg.charge_C) * self.cap_scale,
             "step_charge_mAh_g": seg.charge_C * self.cap_scale,
-            "strain_003_std": float(last.get("strain_003_std", float("nan")))})
+            **{k: float(last.get(k, float("nan"))) for k in (
+                "strain_003_std", "residual_strain_mean", "residual_strain_std",
+                "inactive_fraction")}})
         if self.rank0:
             log.info("protocol step %d ended by %s at t = %.6g s, V = %.5f V, %.3f mAh/g",
                      state.protocol_index, reason, state.time_s, p.voltage_accepted,

@@ -62,7 +62,7 @@ class FieldWriter:
     """Collective writer of the particle fields at selected times."""
 
     def __init__(self, outdir: Path, transport, mechanics=None, *, vtx: bool, pvd: bool,
-                 stem: str = "fields"):
+                 stem: str = "fields", defects=None):
         """``stem``: file names ``<stem>.bp`` and ``vtk/<stem>.pvd`` (a restart uses its own)."""
         tr = self.tr = transport
         self.mech, self.material = mechanics, tr.material
@@ -95,6 +95,13 @@ class FieldWriter:
             self._rotvec_expr = ufl.as_vector([skew[2, 1], skew[0, 2], skew[1, 0]])
             point += [self.u, self.stress, self.principal, self.vm, self.hyd, self.s003,
                       self.energy, self.spot, self.eps_el, self.rotvec]
+        self.defects = defects
+        if defects is not None:  # solver/defects.py
+            T1 = fem.functionspace(mesh, ("Lagrange", 1, (3, 3)))
+            self.eps_res = fem.Function(T1, name="residual_strain")
+            self.eps_res_eq = fem.Function(V1, name="residual_strain_equivalent")
+            self.inactive = fem.Function(V1, name="inactive_fraction")
+            point += [self.eps_res, self.eps_res_eq, self.inactive]
         dg0v = fem.functionspace(mesh, ("DG", 0, (3,)))
         self.c_axis = fem.Function(dg0v, name="c_axis")
         rot = tr.rotation.x.array.reshape(-1, 3, 3)
@@ -140,6 +147,11 @@ class FieldWriter:
             sig = self.stress.x.array.reshape(-1, 3, 3)
             self.principal.x.array[:] = np.linalg.eigvalsh(0.5 * (sig + sig.transpose(0, 2, 1))
                                                            ).ravel()
+        if self.defects is not None:
+            p = self.proj
+            p.project(mech.eps_res, self.eps_res)
+            p.project(self.defects._eq, self.eps_res_eq)
+            p.project(self.defects.f.phi, self.inactive)
         if self._vtx is not None:
             self._vtx.write(t)
         if self._pvd is not None:

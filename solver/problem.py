@@ -16,7 +16,7 @@ import numpy as np
 from mpi4py import MPI
 
 from solver.config import Case
-from solver.output import MECHANICS_COLUMNS
+from solver.output import DEFECT_COLUMNS, MECHANICS_COLUMNS
 from solver.protocol import Controls
 
 log = logging.getLogger("chemomech")
@@ -41,6 +41,17 @@ def monolithic_solver(mech_case: dict, tr, mech) -> str:
     return "direct" if n <= AUTO_DIRECT_MAX_UNKNOWNS else "iterative"
 
 
+def defect_parameters(case: Case):
+    """The defect-model parameters: solver/materials/defects.py's, with the case's
+    ``[defects]`` overrides."""
+    import dataclasses
+
+    from solver.materials.defects import CASE_KEYS, DEFAULTS
+
+    given = {k: v for k, v in case["defects"].items() if k in CASE_KEYS and v is not None}
+    return dataclasses.replace(DEFAULTS, **given)
+
+
 class ElectrochemicalProblem:
     """Li transport [+ elasticity] of one particle under galvanostatic or potentiostatic
     control; see the module docstring."""
@@ -58,6 +69,11 @@ class ElectrochemicalProblem:
         self.material = material
         rotation = grain_rot[0] if pm.num_grains == 1 else cell_rotations(pm, grain_rot)
         two_way = mech_case["coupling"] == "two-way"
+        defect_fields = None
+        if case["defects"]["model"] == "lattice":
+            from solver.defects import DefectFields
+
+            defect_fields = DefectFields(pm.mesh)
         tr = LiTransport(pm, material, rotation, degree=case["geometry"]["degree"],
                          facet_activity=activity,
                          local_stress_potential=(
@@ -66,7 +82,8 @@ class ElectrochemicalProblem:
                          quadrature_degree=num["quadrature_degree"],
                          distribution=case["kinetics"]["distribution"],
                          linear_solver=num["linear_solver"], petsc_options=num["petsc"],
-                         newton_tol=num["newton_tol"], newton_max_it=num["newton_max_it"])
+                         newton_tol=num["newton_tol"], newton_max_it=num["newton_max_it"],
+                         mobility_factor=defect_fields.mobility if defect_fields else None)
         if two_way:
             tr.beta.value = implicit_fraction(material)
         mech = None
@@ -74,7 +91,13 @@ class ElectrochemicalProblem:
             mech = Elasticity(tr, degree=mech_case["degree"],
                               quadrature_degree=num["quadrature_degree"],
                               linear_solver=mech_case["linear_solver"],
-                              petsc_options=mech_case["petsc"])
+                              petsc_options=mech_case["petsc"],
+                              residual_eigenstrain=defect_fields is not None)
+        self.defects = None
+        if defect_fields is not None:
+            from solver.defects import DefectModel
+
+            self.defects = DefectModel(defect_fields, tr, mech, defect_parameters(case))
         self.scheme = mech_case["scheme"] if two_way else "staggered"
         self.linear = monolithic_solver(mech_case, tr, mech)
         self.stepper = CoupledSolver(tr, mech, mech_case["coupling"],
@@ -116,6 +139,9 @@ class ElectrochemicalProblem:
             ck.restore_state(arrays, tr, mech, path, funcs=funcs)
             mono.restore_predictor(funcs, meta["predictor"])
             del funcs
+        if self.defects is not None:
+            ck.restore_state(arrays, tr, mech, path, funcs=self.defects.functions())
+            self.defects.set_total()
         tr.V.value = meta["V"]
         tr.accept()  # the restored state is the last accepted one
         self.stepper.accept_mechanics()
@@ -126,7 +152,10 @@ class ElectrochemicalProblem:
 
         mono = self.stepper.monolithic
         pred = mono.predictor_state() if mono is not None else None
-        arrays = ck.gather_state(self.tr, self.mech, extra=pred[0] if pred else None)
+        extra = dict(pred[0]) if pred else {}
+        if self.defects is not None:
+            extra.update(self.defects.functions())
+        arrays = ck.gather_state(self.tr, self.mech, extra=extra)
         return arrays, {"V": float(self.tr.V.value), "predictor": pred[1] if pred else None}
 
     # ------------------------------------------------------------------ stepping
@@ -134,13 +163,19 @@ class ElectrochemicalProblem:
         """Solve one backward-Euler trial step under ``controls``; a StepResult."""
         self.tr.set_state({"dt": controls.dt, "current": controls.current,
                            "voltage": controls.voltage, "temperature": controls.temperature})
+        if self.defects is not None:  # explicit: from the accepted state
+            self.defects.stage(controls.dt, controls.temperature)
         return self.stepper.solve()
 
     def accept(self) -> None:
         self.stepper.accept()
+        if self.defects is not None:
+            self.defects.accept()
 
     def reject(self) -> None:
         self.stepper.reject()
+        if self.defects is not None:
+            self.defects.reject()
 
     @property
     def voltage(self) -> float:
@@ -175,7 +210,9 @@ class ElectrochemicalProblem:
         d = self.tr.diagnostics()
         md = (self.mech.diagnostics() if self.mech is not None
               else dict.fromkeys(MECHANICS_COLUMNS, float("nan")))
-        return {**d, **md, **self.grains.grain_boundary_stress()}
+        dd = (self.defects.diagnostics() if self.defects is not None
+              else dict.fromkeys(DEFECT_COLUMNS, float("nan")))
+        return {**d, **md, **dd, **self.grains.grain_boundary_stress()}
 
     def grain_table(self):
         return self.grains.grain_table()
@@ -187,7 +224,7 @@ class ElectrochemicalProblem:
         if outdir is None or not (out["vtx"] or out["pvd"]):
             return None
         return FieldWriter(outdir, self.tr, self.mech, vtx=out["vtx"], pvd=out["pvd"],
-                           stem=stem)
+                           stem=stem, defects=self.defects)
 
     def destroy(self) -> None:
         self.stepper.destroy()

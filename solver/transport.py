@@ -84,7 +84,7 @@ class LiTransport:
                  linear_solver: str = "iterative", petsc_options: dict | None = None,
                  newton_tol: float = 1e-9, newton_max_it: int = 12,
                  facet_activity: dict[int, float] | None = None,
-                 local_stress_potential=None):
+                 local_stress_potential=None, mobility_factor=None):
         """Set up spaces, forms (compiled once) and the linear solver.
 
         Args:
@@ -99,6 +99,8 @@ class LiTransport:
             local_stress_potential: optional ``f(x, T) -> UFL`` giving the local part of
                 the stress potential (solver/mechanics.py); when given, the two-way
                 coupling treats ``beta (f(x) - f(x_lag))`` implicitly in the Li solve.
+            mobility_factor: optional field (e.g. DG0) multiplying the Li diffusivity:
+                the active fraction of a partly transformed lattice (solver/defects.py).
         """
         self.pm, self.mesh, self.material = pm, pm.mesh, material
         self.comm: MPI.Comm = pm.mesh.comm
@@ -161,6 +163,8 @@ class LiTransport:
                                [0.0, 0.0, material.D_c_over_D_ab]])
         Mrot = R * aniso * R.T
         D = material.d_ab(x, self.T, m) / L**2  # um^2/s
+        if mobility_factor is not None:
+            D = D * mobility_factor
         # Li mobility D x (1 - x) and the rotated anisotropy (kept for the two-way
         # coupling's preconditioner, solver/monolithic.py)
         self.mobility, self.Mrot = D * x * (1.0 - x), Mrot

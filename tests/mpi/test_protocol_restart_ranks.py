@@ -1,6 +1,7 @@
 """Under `mpiexec -n 2`: a run stopped inside a cycle block or inside an anneal and
 restarted on 1 rank ends where the uninterrupted 2-rank run ends (every step kind's
-state is in the checkpoint: segment time and charge, last slope, last current)."""
+state is in the checkpoint: segment time and charge, last slope, last current, and the
+defect fields of solver/defects.py)."""
 
 import csv
 from pathlib import Path
@@ -20,6 +21,8 @@ needs2 = pytest.mark.skipif(MPI.COMM_WORLD.size < 2, reason="needs mpiexec -n 2"
 CASE = case_dict(
     geometry={"radius": "0.6 um", "mesh_size": "0.2 um", "surface_mesh_size": "0.15 um"},
     conditions={"initial_x": 0.9}, mechanics={"coupling": "one-way"},
+    # defect fields in the state: a low yield stress makes the residual strain grow
+    defects={"model": "lattice", "yield_stress": "30 MPa"},
     protocol=[
         {"type": "cycle", "repeat": 2, "steps": [
             {"type": "charge", "current": "2000 mA/g", "until_voltage": "4.0 V"},
@@ -73,3 +76,4 @@ def test_restart_inside_cycle_block_and_anneal(tmp_path, where):
     assert [r for r in info[2] if r != "max_steps"] == ends
     assert info[3] == ["1", "2"]
     assert_rows_match(rows, got)
+    assert float(got[-1]["residual_strain_mean"]) > 1e-6
