@@ -86,7 +86,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         case = load_case(args.case, args.set)
     except CaseError as exc:
         return _fail_input(str(exc))
-    steps = ", ".join(p.kind for p in case.protocol)
+    steps = ", ".join(
+        f"{e['repeat']} x ({', '.join(st['type'] for st in e['steps'])})"
+        if e["type"] == "cycle" else e["type"] for e in case.resolved["protocol"])
+    if len(case.protocol) != len(case.resolved["protocol"]):
+        steps += f"; {len(case.protocol)} steps"
     particle = case["geometry"]["shape"]
     if case["grains"]["count"] > 1 or case["grains"]["centres_file"]:
         particle += f", {case['grains']['centres_file'] or case['grains']['count']} grains"

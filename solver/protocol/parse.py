@@ -205,15 +205,18 @@ def _parse_step(raw: Any, key: str, entry: int, cycle: int, read_section, schema
 
 
 def _check_cutoff(key: str, kind: str, cutoff: float | None, ctx: _Context) -> None:
-    """Refuse a cut-off the step would meet at once (the wrong side of its start)."""
+    """Refuse a cut-off on the wrong side of the step's start.  After a preceding step
+    that ends exactly there, a cut-off equal to that voltage is allowed: the step ends at
+    once (a study over target voltages may include the one the protocol is at)."""
     if cutoff is None or ctx.voltage is None:
         return
     v0 = ctx.voltage
     where = ("the starting open-circuit potential" if ctx.first
              else "the voltage the previous step ends at")
-    if kind == "charge" and cutoff <= v0:
+    at_start = not ctx.first and cutoff == v0
+    if kind == "charge" and cutoff <= v0 and not at_start:
         raise ProtocolError(f"{key}.until_voltage", f"charge cut-off {cutoff:.4g} V is not "
                             f"above {where} {v0:.4g} V")
-    if kind == "discharge" and cutoff >= v0:
+    if kind == "discharge" and cutoff >= v0 and not at_start:
         raise ProtocolError(f"{key}.until_voltage", f"discharge cut-off {cutoff:.4g} V is "
                             f"not below {where} {v0:.4g} V")

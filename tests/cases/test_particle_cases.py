@@ -23,6 +23,10 @@ COARSE = {
                       "voids.gap=0.3 um"],
     "sc_faceted_nm91_200mAg": ["geometry.mesh_size=0.5 um",
                                "geometry.surface_mesh_size=0.3 um"],
+    "nmc622_abuse_anneal_4p9V": ["geometry.mesh_size=0.5 um",
+                                 "geometry.surface_mesh_size=0.3 um"],
+    "sc_nm91_cycling_100mAg": ["geometry.mesh_size=0.6 um",
+                               "geometry.surface_mesh_size=0.4 um"],
 }
 
 

@@ -148,6 +148,16 @@ def test_bad_protocols_are_refused_with_the_key(protocol, key, text):
     _refused(protocol, key, text)
 
 
+def test_cutoff_equal_to_the_previous_end_is_allowed():
+    """A study over anneal voltages includes the one the protocol already is at."""
+    steps = _case([{"type": "charge", "current": "100 mA/g", "until_voltage": "4.3 V"},
+                   {"type": "discharge", "current": "100 mA/g", "until_voltage": "3.0 V"},
+                   {"type": "discharge", "current": "10 mA/g", "until_voltage": "3.0 V"},
+                   {"type": "charge", "current": "10 mA/g", "until_voltage": "3.0 V"}]
+                  ).protocol
+    assert len(steps) == 4
+
+
 def test_hold_needs_butler_volmer():
     _refused([{"type": "hold", "voltage": "4.2 V", "until_current": "5 mA/g"}],
              "protocol[0].type", "butler-volmer", kinetics={"distribution": "uniform"})

@@ -110,6 +110,10 @@ def test_cycles_throughput_and_cycle_table(tmp_path):
         assert float(c["charge_capacity_mAh_g"]) == pytest.approx(qc, rel=1e-9)
         assert float(c["discharge_capacity_mAh_g"]) == pytest.approx(qd, rel=1e-9)
         assert float(c["coulombic_efficiency"]) == pytest.approx(qd / qc, rel=1e-9)
+    from postprocess.figures import run_figures
+
+    figs = [f.name for f in run_figures(out)]
+    assert figs == ["voltage.png", "cycles.png"]
     first_qd = float(cycles[0]["discharge_capacity_mAh_g"])
     assert float(cycles[1]["retention"]) == pytest.approx(
         float(cycles[1]["discharge_capacity_mAh_g"]) / first_qd, rel=1e-12)
