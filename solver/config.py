@@ -410,13 +410,34 @@ def _read_section(source: str, prefix: str, schema: dict[str, Spec],
     return values, resolved
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file, turning I/O and syntax problems into CaseError."""
+def not_text_message(exc: UnicodeDecodeError) -> str:
+    """What a user is told about a file that is not UTF-8 text (binary, other encoding)."""
+    bad = exc.object[exc.start:exc.start + 1]
+    return (f"not a UTF-8 text file (byte 0x{bad.hex()} at offset {exc.start}): a binary "
+            "file, or text saved in another encoding; save it as UTF-8 text")
+
+
+def read_text_file(path: str | Path) -> str:
+    """The text of a UTF-8 file (a leading byte-order mark is dropped).
+
+    Raises OSError as ``Path.read_text`` does and ValueError (not UnicodeDecodeError's
+    traceback text) naming the file when it is not UTF-8 text."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: {not_text_message(exc)}") from None
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O, encoding and syntax problems into CaseError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no error
     except OSError as exc:
         raise CaseError(str(path), "", f"cannot read the case file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise CaseError(str(path), "", not_text_message(exc)) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -1,0 +1,81 @@
+"""Bad input as a new user makes it: every case exits 2 naming the file or key, creates nothing.
+
+Issue 22, item 4: binary / non-UTF-8 files (case, study, files a case refers to),
+temperatures outside the materials' data range, PETSc options that cannot work.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import case_dict
+
+from solver.config import CaseError, load_case, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+CHEMOMECH = [sys.executable, "-m", "solver.cli"]
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe binary"  # the start of a PNG image
+LATIN1 = "# Temp\xe9rature\n[material]\nname = 'NM91'\n".encode("latin-1")
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([*CHEMOMECH, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _assert_input_error(res, *expected: str) -> None:
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.startswith("error: "), res.stderr
+    for text in expected:
+        assert text in res.stderr, res.stderr
+
+
+# ------------------------------------------------------------------ 1. files that are not text
+@pytest.mark.parametrize("content", [BINARY, LATIN1], ids=["binary", "latin-1"])
+def test_a_binary_case_file_is_named_not_a_traceback(tmp_path, content):
+    case = tmp_path / "case.toml"
+    case.write_bytes(content)
+    with pytest.raises(CaseError) as err:
+        load_case(case)
+    assert err.value.source == str(case) and "not a UTF-8 text file" in err.value.message
+    _assert_input_error(_cli("validate", str(case)), f"error: {case}: not a UTF-8 text file")
+    out = tmp_path / "never"
+    _assert_input_error(_cli("run", str(case), "--output", str(out)), f"{case}: ")
+    assert not out.exists()
+
+
+def test_a_byte_order_mark_is_no_error(tmp_path):
+    case = tmp_path / "bom.toml"
+    case.write_bytes(b"\xef\xbb\xbf" + (ROOT / "cases/demo.toml").read_bytes())
+    assert load_case(case)["material"]["name"] == "NM91"
+
+
+def test_a_binary_study_file_and_base_case_are_named(tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_bytes(BINARY)
+    _assert_input_error(_cli("study", str(study), "--dry-run"),
+                        f"error: {study}: not a UTF-8 text file")
+    base = tmp_path / "base.toml"
+    base.write_bytes(BINARY)
+    study.write_text('base = "base.toml"\n[sweep]\n"material.name" = ["NM91", "NC91"]\n')
+    _assert_input_error(_cli("study", str(study), "--local", "--output", str(tmp_path / "o")),
+                        f"error: {study}: base: {base}: not a UTF-8 text file")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("section, key", [("grains", "centres_file"),
+                                          ("orientation", "file")])
+def test_a_binary_file_the_case_refers_to_is_named(tmp_path, section, key):
+    data = tmp_path / "data.txt"
+    data.write_bytes(BINARY)
+    other = {"grains": {"count": 3}} if section == "orientation" else {}
+    raw = case_dict(geometry={"radius": "3 um", "mesh_size": "0.5 um",
+                              "surface_mesh_size": "0.3 um"},
+                    **({"orientation": {"mode": "file", "file": "data.txt"}}
+                       if section == "orientation" else {"grains": {"centres_file": "data.txt"}}),
+                    **other)
+    with pytest.raises(CaseError) as err:
+        validate(raw, "c.toml", base_dir=tmp_path)
+    assert err.value.key == f"{section}.{key}"
+    assert f"{data}: not a UTF-8 text file" in err.value.message
