@@ -517,6 +517,8 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
         resolved["grains"]["centres_file"] = values["grains"]["centres_file"]
     material = _check_material(source, values["material"])
     temperature = values["conditions"]["temperature"]
+    _check_temperature(source, "conditions.temperature", temperature,
+                       resolved["conditions"]["temperature"], material)
 
     steps_raw = raw.get("protocol")
     if not isinstance(steps_raw, list) or not steps_raw:
@@ -542,6 +544,9 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
                 raise CaseError(source, f"{key}.until_time", "a rest step needs until_time")
             if sv["until_voltage"] is not None or sv["until_capacity"] is not None:
                 raise CaseError(source, key, "a rest step ends only by until_time")
+        if sv["temperature"] is not None:
+            _check_temperature(source, f"{key}.temperature", sv["temperature"],
+                               sr["temperature"], material)
         steps.append(ProtocolStep(kind, sv["current"] or 0.0, sv["until_voltage"],
                                   sv["until_capacity"], sv["until_time"],
                                   sv["temperature"] or temperature))
@@ -754,6 +759,15 @@ def _check_material(source: str, m: dict[str, Any]):
                         f"{msg} (materials: {', '.join(MATERIAL_NAMES)})") from None
     except ValueError as exc:
         raise CaseError(source, "material", str(exc)) from None
+
+
+def _check_temperature(source: str, key: str, T: float, given: Any, material) -> None:
+    """Refuse a temperature [K] outside the material's data range (Material.temperature_range_K)."""
+    problem = material.temperature_problem(T)
+    if problem:
+        if isinstance(given, str) and given.split()[-1:] != ["K"]:
+            problem = f"{given!r} = {problem}"
+        raise CaseError(source, key, problem)
 
 
 def load_case(path: str | Path, sets: list[str] | None = None) -> Case:

@@ -61,12 +61,26 @@ class Material:
     sources: tuple = ()  # ((quantity, source text), ...) for reports
     vegard_a: float | None = None  # -, when set: a(x)/a_ref - 1 = vegard_a (x - 1) (linear)
     vegard_c: float | None = None  # -, when set: c(x)/c_ref - 1 = vegard_c (x - 1) (linear)
+    # K, (lowest, highest) temperature at which the laws above are taken to hold; the case
+    # validation refuses temperatures outside it (basis: temperature_range_source)
+    temperature_range_K: tuple[float, float] = (0.0, math.inf)
+    temperature_range_source: str = ""
     c_max: float = field(init=False)  # mol/m^3 of Li sites = density / molar_mass
 
     def __post_init__(self):
         if not (self.density > 0 and self.molar_mass > 0):
             raise ValueError("density and molar_mass must be positive")
         object.__setattr__(self, "c_max", self.density / self.molar_mass)
+
+    def temperature_problem(self, T: float) -> str | None:
+        """Why the laws do not hold at temperature ``T`` [K], or None inside the data range."""
+        lo, hi = self.temperature_range_K
+        if lo - 1e-9 <= T <= hi + 1e-9:  # K; the ends themselves, "-20 degC" included
+            return None
+        return (f"{T:.6g} K is outside the data range of {self.name} ({lo:.6g}-{hi:.6g} K = "
+                f"{lo - 273.15:.0f} to {hi - 273.15:.0f} degC): its laws are room-temperature "
+                "fits with Arrhenius factors, not data at that temperature (basis: "
+                f"chemomech materials {self.name})")
 
     # ------------------------------------------------------------------ thermodynamics
     def ocv(self, x, m=NUMPY):

@@ -126,6 +126,26 @@ NU_NMC = 0.32  # -, Poisson ratio assumed for NMC (Lim et al. 2018)
 G_C_NMC811 = E_C_NMC811 / (2.0 * (1.0 + NU_NMC))  # Pa, 79.5 GPa (derived, assumption)
 
 # ------------------------------------------------------------------------------------------
+# Temperature range of the data (every material; docs/materials.md section 5).  All laws are
+# room-temperature data: the OCVs (Chen2020 and Verbrugge 2017, 25 degC; no entropic term),
+# the lattice (Maerker 2019, room temperature), D(x) and i0 (PyBaMM sets ORegan2022 /
+# Chen2020, T_ref = 298.15 K), with Arrhenius factors (Ea_D, Ea_i0) as the only temperature
+# dependence.  Lower end -20 degC: the usual low end of cell operation; the i0 law assumes a
+# liquid LiPF6/carbonate electrolyte at 1000 mol/m^3, which loses most of its conductivity
+# and begins to freeze below about -20 to -30 degC.  Upper end 200 degC: keeps the planned
+# mild anneal (150 degC = 423 K) with margin and stays below the decomposition of charged
+# Ni-rich layered oxides (O2 release, layered -> spinel -> rock salt; DSC peaks ~225-232 degC
+# at 80-85 % Ni, Noh et al., J. Power Sources 233, 121 (2013)).  Between ~60 and 200 degC
+# the laws are an Arrhenius extrapolation (ASSUMPTION).
+# ------------------------------------------------------------------------------------------
+TEMPERATURE_RANGE_K = (253.15, 473.15)  # K, -20 to 200 degC (basis above)
+_SRC_T_RANGE = ("room-temperature (25 degC) fits of OCV, lattice, D(x) and i0, extrapolated "
+                "by Arrhenius factors only; -20 degC: usual low end of cell operation with a "
+                "liquid electrolyte; 200 degC: keeps mild anneals (150 degC) and stays below "
+                "the decomposition of charged Ni-rich oxides (DSC peaks ~225-232 degC, "
+                "Noh 2013)")
+
+# ------------------------------------------------------------------------------------------
 # Composition, molar mass, capacity, density
 # ------------------------------------------------------------------------------------------
 def molar_mass(comp: dict) -> float:
@@ -183,6 +203,7 @@ def _make(name: str) -> Material:
         ("elasticity", "E_ab 249 GPa, E_c 210 GPa DFT NMC811 (Min & Cho 2018), nu 0.32 "
          "(Lim 2018), G_c isotropic relation (UNCERTAIN" + (")" if name == "NMC811"
                                                           else "; PROXY: NMC811)")),
+        ("temperature range", _SRC_T_RANGE),
         (
             "lattice",
             _SRC_LAT
@@ -227,6 +248,8 @@ def _make(name: str) -> Material:
         nu_c=NU_NMC,
         G_c=G_C_NMC811,
         sources=tuple(src),
+        temperature_range_K=TEMPERATURE_RANGE_K,
+        temperature_range_source=_SRC_T_RANGE,
     )
 
 

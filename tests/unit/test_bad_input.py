@@ -79,3 +79,47 @@ def test_a_binary_file_the_case_refers_to_is_named(tmp_path, section, key):
         validate(raw, "c.toml", base_dir=tmp_path)
     assert err.value.key == f"{section}.{key}"
     assert f"{data}: not a UTF-8 text file" in err.value.message
+
+
+# ------------------------------------------------------------------ 2. temperatures without data
+@pytest.mark.parametrize("sections, key, shown", [
+    ({"conditions": {"temperature": "5000 K"}}, "conditions.temperature", "5000 K is outside"),
+    ({"conditions": {"temperature": "-60 degC"}}, "conditions.temperature",
+     "'-60 degC' = 213.15 K is outside"),
+    ({"protocol": [{"type": "rest", "until_time": "1 h", "temperature": "300 degC"}]},
+     "protocol[0].temperature", "'300 degC' = 573.15 K is outside"),
+])
+def test_a_temperature_outside_the_material_data_is_refused(sections, key, shown):
+    with pytest.raises(CaseError) as err:
+        validate(case_dict(**sections), "c.toml")
+    assert err.value.key == key
+    assert shown in err.value.message and "data range of NMC811 (253.15-473.15 K" in str(err.value)
+
+
+@pytest.mark.parametrize("temperature", ["-20 degC", "25 degC", "150 degC", "473.15 K"])
+def test_room_temperature_and_a_mild_anneal_stay_allowed(temperature):
+    case = validate(case_dict(protocol=[
+        {"type": "charge", "current": "500 mA/g", "until_time": "60 s"},
+        {"type": "rest", "until_time": "1 h", "temperature": temperature}]), "c.toml")
+    assert case.protocol[1].temperature == pytest.approx(
+        float(temperature.split()[0]) + (273.15 if "degC" in temperature else 0.0))
+
+
+def test_every_material_states_its_temperature_range_and_basis():
+    from solver.materials import MATERIAL_NAMES, get_material
+
+    for name in MATERIAL_NAMES:
+        mat = get_material(name)
+        lo, hi = mat.temperature_range_K
+        assert lo < mat.T_ref < 423.15 < hi  # room temperature and the 150 degC anneal
+        assert "Arrhenius" in mat.temperature_range_source
+        assert mat.temperature_problem(5000.0) and mat.temperature_problem(298.15) is None
+
+
+def test_cli_run_refuses_a_temperature_before_making_a_folder(tmp_path):
+    out = tmp_path / "never"
+    res = _cli("run", "cases/demo.toml", "--output", str(out), "--set",
+               "conditions.temperature=5000 K")
+    _assert_input_error(res, "error: cases/demo.toml with --set: conditions.temperature: 5000 K "
+                        "is outside the data range of NM91")
+    assert not out.exists()
