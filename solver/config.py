@@ -188,7 +188,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                          "instead of the measured c(x)"),
     },
     "conditions": {
-        "temperature": Spec("quantity", "temperature", "25 degC", dimension="temperature"),
+        "temperature": Spec("quantity", "temperature, inside the material's data range "
+                            "(chemomech materials NAME; -20 to 200 degC today)", "25 degC",
+                            dimension="temperature"),
         "initial_x": Spec("number", "initial uniform Li fraction x of Li_xMO2 "
                           "(x = 1 fully lithiated)", 0.98, check=_open_unit),
     },
@@ -222,12 +224,14 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "linear_solver": Spec("choice", "'iterative' (CG + GAMG with rigid-body modes, "
                               "scales) or 'direct' (MUMPS)", "iterative",
                               choices=("iterative", "direct")),
-        "petsc": Spec("table", "extra PETSc options for the elasticity solve (prefix-free; "
+        "petsc": Spec("table", "extra PETSc options for the elasticity solve (prefix-free, "
+                      "names and values checked: solver/petsc_check.py; "
                       "matptap_via: GAMG's Galerkin products on several ranks, 'auto' "
                       "= 'allatonce' (memory-lean) from 1e5 stiffness rows per rank up, "
                       "else 'scalable' (faster))", {}),
         "monolithic_petsc": Spec("table", "extra PETSc options for the linear solve of the "
-                                 "monolithic Newton (prefix-free, e.g. {ksp_rtol = 1e-8}: "
+                                 "monolithic Newton, two-way monolithic runs only "
+                                 "(prefix-free, e.g. {ksp_rtol = 1e-8}: "
                                  "the tightest inexact-Newton tolerance; any "
                                  "fieldsplit_u_pc_* option gives the u split its own "
                                  "preconditioner instead of the elasticity solver's GAMG)",
@@ -267,8 +271,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "linear_solver": Spec("choice", "'iterative' (GMRES + GAMG, scales) or 'direct' "
                               "(MUMPS, small problems)", "iterative",
                               choices=("iterative", "direct")),
-        "petsc": Spec("table", "extra PETSc options for the Li solve, e.g. "
-                      "{ ksp_rtol = 1e-12 }", {}),
+        "petsc": Spec("table", "extra PETSc options for the Li solve (prefix-free, e.g. "
+                      "{ ksp_rtol = 1e-12 }; not in two-way monolithic runs, whose Newton "
+                      "takes mechanics.monolithic_petsc); names and values are checked "
+                      "(solver/petsc_check.py)", {}),
     },
     "output": {
         "field_every": Spec("int", "write fields every N accepted steps (and at the end of "
@@ -295,7 +301,8 @@ PROTOCOL_SCHEMA: dict[str, Spec] = {
     "until_time": Spec("quantity", "end after this duration", dimension="time",
                        check=_positive),
     "temperature": Spec("quantity", "temperature during the step (default: "
-                        "conditions.temperature)", dimension="temperature"),
+                        "conditions.temperature), inside the material's data range",
+                        dimension="temperature"),
 }
 
 
@@ -566,6 +573,12 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
             raise CaseError(source, "protocol[0].until_voltage",
                             f"discharge cut-off {first.until_voltage:.4g} V is not below the "
                             f"starting open-circuit potential {u0:.4g} V")
+
+    from solver.petsc_check import static_problems  # pure Python: no PETSc imported
+
+    problem = static_problems(values)
+    if problem:
+        raise CaseError(source, *problem)
 
     num = values["numerics"]
     if num["quadrature_degree"] is None:

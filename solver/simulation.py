@@ -38,6 +38,16 @@ class SimulationError(RuntimeError):
     """The run cannot continue (e.g. the time step fell below dt_min)."""
 
 
+class UnusedOptionsError(SimulationError):
+    """Case PETSc options that PETSc did not read in the first solve (bad input).
+
+    ``keys``: their key paths, e.g. ``numerics.petsc.ksp_rtoll`` (solver/petsc_check.py)."""
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+        super().__init__(f"PETSc did not read {', '.join(keys)} in the first time step")
+
+
 @dataclass
 class RunResult:
     """End state of a run."""
@@ -336,6 +346,7 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
         write_fields(t)
     status = "completed"
     row: dict = {}
+    options_checked = False  # the case's PETSc options all read (after the first solve)
     start_index = meta.get("protocol_index", 0)
     try:
         for ps_index, ps in enumerate(case.protocol):
@@ -376,6 +387,13 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
                         dt_try = min(dt_try, max(gap / last_slope, num["dt_min"]))
                 tr.set_state({"dt": dt_try, "current": current, "temperature": ps.temperature})
                 res = stepper.solve()
+                if not options_checked:  # every solver has now read its options
+                    options_checked = True
+                    from solver.petsc_check import unused_options
+
+                    unused = comm.bcast(unused_options(case.values) if rank0 else None, root=0)
+                    if unused:
+                        raise UnusedOptionsError(unused)
                 if not res.converged:
                     stepper.reject()
                     dt = dt_try / 2.0

@@ -26,7 +26,7 @@ def _cli(*args, cwd=ROOT):
 def _assert_input_error(res, *expected: str) -> None:
     assert res.returncode == 2, res.stderr[-2000:]
     assert "Traceback" not in res.stderr, res.stderr[-2000:]
-    assert res.stderr.startswith("error: "), res.stderr
+    assert "\nerror: " in "\n" + res.stderr, res.stderr  # a line of its own (after the log)
     for text in expected:
         assert text in res.stderr, res.stderr
 
@@ -123,3 +123,125 @@ def test_cli_run_refuses_a_temperature_before_making_a_folder(tmp_path):
     _assert_input_error(res, "error: cases/demo.toml with --set: conditions.temperature: 5000 K "
                         "is outside the data range of NM91")
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ 3. PETSc options
+TWO_WAY = {"coupling": "two-way", "scheme": "monolithic"}
+
+
+@pytest.mark.parametrize("sections, key, text", [
+    ({"numerics": {"petsc": {"ksp_type": "nonsense"}}}, "numerics.petsc.ksp_type",
+     "unknown KSP type 'nonsense' (PETSc 3.25 knows: bcgs"),
+    ({"numerics": {"petsc": {"fieldsplit_w_pc_type": "gamgg"}}},
+     "numerics.petsc.fieldsplit_w_pc_type", "unknown PC type 'gamgg'"),
+    ({"mechanics": {"coupling": "one-way", "petsc": {"pc_factor_mat_solver_type": "mumsp"}}},
+     "mechanics.petsc.pc_factor_mat_solver_type", "unknown factorisation package"),
+    ({"mechanics": {"coupling": "one-way", "petsc": {"matptap_via": "fast"}}},
+     "mechanics.petsc.matptap_via", "expected one of auto, scalable"),
+    ({"numerics": {"petsc": {"matptap_via": "allatonce"}}}, "numerics.petsc.matptap_via",
+     "elasticity solver only"),
+    ({"numerics": {"petsc": {"ksp_rtol": 2}}}, "numerics.petsc.ksp_rtol",
+     "strictly between 0 and 1; got 2"),
+    ({"numerics": {"petsc": {"ksp_atol": "tiny"}}}, "numerics.petsc.ksp_atol",
+     "an absolute tolerance >= 0; got 'tiny'"),
+    ({"numerics": {"petsc": {"ksp_max_it": 0}}}, "numerics.petsc.ksp_max_it",
+     "an iteration count >= 1"),
+    ({"numerics": {"petsc": {"ksp_max_it": 2.5}}}, "numerics.petsc.ksp_max_it",
+     "an iteration count >= 1"),
+    ({"numerics": {"petsc": {"ksp_initial_guess_nonzero": 3}}},
+     "numerics.petsc.ksp_initial_guess_nonzero", "expected true or false"),
+    ({"numerics": {"petsc": {"mat_mumps_icntl_14": "lots"}}},
+     "numerics.petsc.mat_mumps_icntl_14", "expected an integer"),
+    ({"numerics": {"petsc": {"-ksp_rtol": 1e-9}}}, "numerics.petsc.-ksp_rtol",
+     "without the leading '-'"),
+    ({"numerics": {"petsc": {"li_ksp_rtol": 1e-9}}}, "numerics.petsc.li_ksp_rtol",
+     "without the solver prefix 'li_'"),
+    ({"mechanics": {"coupling": "none", "petsc": {"ksp_rtol": 1e-9}}}, "mechanics.petsc",
+     "no effect with mechanics.coupling = 'none'"),
+    ({"mechanics": {"coupling": "one-way", "monolithic_petsc": {"ksp_rtol": 1e-9}}},
+     "mechanics.monolithic_petsc", "no effect"),
+    ({"mechanics": TWO_WAY, "numerics": {"petsc": {"ksp_rtol": 1e-9}}}, "numerics.petsc",
+     "mechanics.monolithic_petsc"),
+])
+def test_bad_petsc_options_are_refused_by_validate(sections, key, text):
+    with pytest.raises(CaseError) as err:
+        validate(case_dict(**sections), "c.toml")
+    assert err.value.key == key and text in err.value.message, str(err.value)
+
+
+def test_good_petsc_options_validate():
+    case = validate(case_dict(
+        numerics={"petsc": {"ksp_type": "CG", "ksp_rtol": "1e-9", "ksp_max_it": 200,
+                            "mg_levels_pc_sor_its": 3, "ksp_initial_guess_nonzero": True,
+                            "pc_gamg_threshold": -1, "some_option_we_do_not_know": 1}},
+        mechanics={"coupling": "one-way", "petsc": {"matptap_via": "auto",
+                                                    "mat_mumps_icntl_24": 1,
+                                                    "mat_mumps_cntl_3": 1e-10}}), "c.toml")
+    assert case["numerics"]["petsc"]["ksp_type"] == "CG"
+    two_way = validate(case_dict(mechanics={**TWO_WAY, "monolithic_petsc": {
+        "ksp_rtol": 1e-8, "fieldsplit_u_pc_type": "gamg"}}), "c.toml")
+    assert two_way["mechanics"]["monolithic_petsc"]["ksp_rtol"] == 1e-8
+
+
+def test_the_type_lists_hold_every_type_petsc4py_knows():
+    """A PETSc upgrade with new type names must extend the lists, not refuse them."""
+    import dolfinx  # noqa: F401  (loads the wheel's PETSc)
+    from petsc4py import PETSc
+
+    from solver import petsc_check as pc
+
+    def names(enum):
+        return {v for k, v in vars(enum).items() if not k.startswith("_") and isinstance(v, str)}
+
+    assert names(PETSc.KSP.Type) <= set(pc.KSP_TYPES)
+    assert names(PETSc.PC.Type) <= set(pc.PC_TYPES)
+    assert names(PETSc.Mat.SolverType) <= set(pc.SOLVER_TYPES)
+    assert pc.runtime_problems(validate(case_dict(
+        numerics={"petsc": {"ksp_type": "bcgs", "pc_type": "lu",
+                            "pc_factor_mat_solver_type": "mumps"}}), "c.toml").values) is None
+
+
+def test_cli_validate_checks_petsc_options_without_petsc(tmp_path):
+    code = ("import sys; from solver.cli import main; rc = main(sys.argv[1:]); "
+            "print('IMPORTED', [m for m in ('dolfinx', 'petsc4py') if m in sys.modules]); "
+            "sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, "validate", "cases/demo.toml", "--set",
+                          'numerics.petsc={ksp_type="nonsense"}'],
+                         capture_output=True, text=True, cwd=ROOT)
+    _assert_input_error(res, "error: cases/demo.toml with --set: numerics.petsc.ksp_type: "
+                        "unknown KSP type 'nonsense'")
+    assert "IMPORTED []" in res.stdout
+
+
+@pytest.mark.parametrize("option, key, text", [
+    ('numerics.petsc={pc_type="hypre"}', "numerics.petsc.pc_type",
+     "PC type 'hypre' is not available in this PETSc build"),
+    ('mechanics.petsc={pc_type="lu", pc_factor_mat_solver_type="umfpack"}',
+     "mechanics.petsc.pc_factor_mat_solver_type",
+     "factorisation package 'umfpack' cannot do a lu factorisation in this PETSc build"),
+])
+def test_cli_run_refuses_petsc_types_this_build_lacks_before_making_a_folder(
+        tmp_path, option, key, text):
+    """Optional PETSc packages (hypre, UMFPACK) are not in the DOLFINx wheel's build."""
+    out = tmp_path / "never"
+    res = _cli("run", "cases/demo.toml", "--output", str(out), "--set", option)
+    _assert_input_error(res, f"error: cases/demo.toml with --set: {key}: {text}")
+    assert not out.exists()
+
+
+def test_a_petsc_option_no_solver_reads_stops_the_run_after_its_first_solve(tmp_path):
+    """A misspelt name passes validate; the first solve shows PETSc never read it."""
+    import tomli_w
+
+    case = tmp_path / "small.toml"
+    case.write_text(tomli_w.dumps(case_dict(numerics={"petsc": {"ksp_rtoll": 1e-9}})))
+    out = tmp_path / "run"
+    res = _cli("run", str(case), "--output", str(out))
+    _assert_input_error(res, f"error: {case}: numerics.petsc.ksp_rtoll: PETSc did not read "
+                        "this option", f"{out} is left as a failed run")
+    status = (out / "status.json").read_text()
+    assert '"failed"' in status and "ksp_rtoll" in status and (out / "INCOMPLETE").exists()
+    # spelt right, the same case runs
+    case.write_text(tomli_w.dumps(case_dict(numerics={"petsc": {"ksp_rtol": 1e-9}})))
+    res = _cli("run", str(case), "--output", str(out), "--force", "--max-steps", "2")
+    assert res.returncode == 0, res.stderr[-2000:]
