@@ -350,6 +350,23 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_materials(args: argparse.Namespace) -> int:
+    """List the materials, or print every parameter of one (no MPI, no DOLFINx)."""
+    from solver.materials import MATERIAL_NAMES, get_material
+    from solver.materials.report import listing, render
+
+    if args.name is None:
+        sys.stdout.write(listing(args.format))
+        return 0
+    try:
+        mat = get_material(args.name)
+    except KeyError:
+        return _fail_input(f"materials: unknown material {args.name!r} (materials: "
+                           f"{', '.join(MATERIAL_NAMES)})")
+    sys.stdout.write(render(mat, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chemomech", description="Chemo-mechanical simulation of "
                                 "battery cathode particles (FEniCSx).")
@@ -375,6 +392,15 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a case file (no MPI, instant)")
     common(v)
     v.set_defaults(func=cmd_validate)
+
+    mt = sub.add_parser("materials", help="list the materials, or print every parameter of "
+                        "one with its unit, status and source (no MPI, instant)")
+    mt.add_argument("name", nargs="?", help="material (NC91, NM91, NMC622, NMC811; any case)")
+    from solver.materials.report import FORMATS
+
+    mt.add_argument("--format", choices=FORMATS, default="text", help="output format "
+                    "(default text; markdown is the table of docs/materials.md)")
+    mt.set_defaults(func=cmd_materials)
 
     s = sub.add_parser("study", help="run every combination of a study file here (--local) "
                        "or write a Slurm job array (--slurm); see docs/studies.md")
