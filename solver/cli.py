@@ -114,6 +114,8 @@ def _prepare(args: argparse.Namespace, default_output: str | None, logname: str,
     MPI = _import_mpi()
     comm = MPI.COMM_WORLD
     if solver_options:
+        from petsc4py import PETSc  # noqa: F401  (initialises PETSc: collective, all ranks)
+
         from solver.petsc_check import runtime_problems
 
         problem = comm.bcast(runtime_problems(case.values) if comm.rank == 0 else None,
