@@ -18,6 +18,7 @@ is found by :func:`unused_options` after the first time step (solver/simulation.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -131,8 +132,9 @@ def _value_problem(table: str, name: str, value: Any) -> str | None:
     for ending, choices in CHOICES.items():
         if low == ending or low.endswith("_" + ending):
             if not isinstance(value, str) or value.lower() not in choices:
-                what = LABELS[ending]
-                return (f"unknown {what} {value!r} (PETSc 3.25 knows: "
+                near = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.75)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                return (f"unknown {LABELS[ending]} {value!r} ({hint}PETSc 3.25 knows: "
                         f"{', '.join(choices)})")
             return None
     if MUMPS_INT.search(low):

@@ -132,6 +132,8 @@ TWO_WAY = {"coupling": "two-way", "scheme": "monolithic"}
 @pytest.mark.parametrize("sections, key, text", [
     ({"numerics": {"petsc": {"ksp_type": "nonsense"}}}, "numerics.petsc.ksp_type",
      "unknown KSP type 'nonsense' (PETSc 3.25 knows: bcgs"),
+    ({"numerics": {"petsc": {"ksp_type": "gmress"}}}, "numerics.petsc.ksp_type",
+     "unknown KSP type 'gmress' (did you mean 'gmres'? PETSc"),
     ({"numerics": {"petsc": {"fieldsplit_w_pc_type": "gamgg"}}},
      "numerics.petsc.fieldsplit_w_pc_type", "unknown PC type 'gamgg'"),
     ({"mechanics": {"coupling": "one-way", "petsc": {"pc_factor_mat_solver_type": "mumsp"}}},
