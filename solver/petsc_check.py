@@ -131,7 +131,7 @@ def _value_problem(table: str, name: str, value: Any) -> str | None:
         return None
     for ending, choices in CHOICES.items():
         if low == ending or low.endswith("_" + ending):
-            if not isinstance(value, str) or value.lower() not in choices:
+            if not isinstance(value, str) or value not in choices:  # PETSc: case matters
                 near = difflib.get_close_matches(str(value).lower(), choices, n=1, cutoff=0.75)
                 hint = f"did you mean {near[0]!r}? " if near else ""
                 return (f"unknown {LABELS[ending]} {value!r} ({hint}PETSc 3.25 knows: "

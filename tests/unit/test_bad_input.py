@@ -134,6 +134,8 @@ TWO_WAY = {"coupling": "two-way", "scheme": "monolithic"}
      "unknown KSP type 'nonsense' (PETSc 3.25 knows: bcgs"),
     ({"numerics": {"petsc": {"ksp_type": "gmress"}}}, "numerics.petsc.ksp_type",
      "unknown KSP type 'gmress' (did you mean 'gmres'? PETSc"),
+    ({"numerics": {"petsc": {"ksp_type": "CG"}}}, "numerics.petsc.ksp_type",
+     "unknown KSP type 'CG' (did you mean 'cg'? PETSc"),
     ({"numerics": {"petsc": {"fieldsplit_w_pc_type": "gamgg"}}},
      "numerics.petsc.fieldsplit_w_pc_type", "unknown PC type 'gamgg'"),
     ({"mechanics": {"coupling": "one-way", "petsc": {"pc_factor_mat_solver_type": "mumsp"}}},
@@ -173,13 +175,13 @@ def test_bad_petsc_options_are_refused_by_validate(sections, key, text):
 
 def test_good_petsc_options_validate():
     case = validate(case_dict(
-        numerics={"petsc": {"ksp_type": "CG", "ksp_rtol": "1e-9", "ksp_max_it": 200,
+        numerics={"petsc": {"ksp_type": "cg", "ksp_rtol": "1e-9", "ksp_max_it": 200,
                             "mg_levels_pc_sor_its": 3, "ksp_initial_guess_nonzero": True,
                             "pc_gamg_threshold": -1, "some_option_we_do_not_know": 1}},
         mechanics={"coupling": "one-way", "petsc": {"matptap_via": "auto",
                                                     "mat_mumps_icntl_24": 1,
                                                     "mat_mumps_cntl_3": 1e-10}}), "c.toml")
-    assert case["numerics"]["petsc"]["ksp_type"] == "CG"
+    assert case["numerics"]["petsc"]["ksp_type"] == "cg"
     two_way = validate(case_dict(mechanics={**TWO_WAY, "monolithic_petsc": {
         "ksp_rtol": 1e-8, "fieldsplit_u_pc_type": "gamg"}}), "c.toml")
     assert two_way["mechanics"]["monolithic_petsc"]["ksp_rtol"] == 1e-8
