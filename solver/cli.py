@@ -198,7 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except UnusedOptionsError as exc:  # bad input only the first solve reveals (all ranks)
         message = (f"{case.source}: {exc.keys[0]}: PETSc did not read this option in the "
                    "first time step (misspelt, or no effect on that solver)"
-                   + (f"; nor {', '.join(exc.keys[1:])}" if exc.keys[1:] else "")
+                   + (f" (also unread: {', '.join(exc.keys[1:])})" if exc.keys[1:] else "")
                    + f". The run stopped there: {outdir} is left as a failed run "
                    "(status.json 'failed', INCOMPLETE); fix the case and run again with "
                    "--force")

@@ -13,9 +13,12 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solver.units import UnitError, format_quantity, parse_quantity
+
+if TYPE_CHECKING:  # annotations only: the materials are imported when a case is checked
+    from solver.materials import Material
 
 
 class CaseError(ValueError):
@@ -774,7 +777,8 @@ def _check_material(source: str, m: dict[str, Any]):
         raise CaseError(source, "material", str(exc)) from None
 
 
-def _check_temperature(source: str, key: str, T: float, given: Any, material) -> None:
+def _check_temperature(source: str, key: str, T: float, given: Any,
+                       material: Material) -> None:
     """Refuse a temperature [K] outside the material's data range (Material.temperature_range_K)."""
     problem = material.temperature_problem(T)
     if problem:

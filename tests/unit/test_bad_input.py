@@ -116,6 +116,16 @@ def test_every_material_states_its_temperature_range_and_basis():
         assert mat.temperature_problem(5000.0) and mat.temperature_problem(298.15) is None
 
 
+def test_the_case_reference_states_the_library_temperature_range():
+    from solver.config import SCHEMA
+    from solver.materials import MATERIAL_NAMES, get_material
+
+    doc = SCHEMA["conditions"]["temperature"].doc
+    for name in MATERIAL_NAMES:
+        lo, hi = get_material(name).temperature_range_K
+        assert f"{lo - 273.15:.0f} to {hi - 273.15:.0f} degC" in doc, name
+
+
 def test_cli_run_refuses_a_temperature_before_making_a_folder(tmp_path):
     out = tmp_path / "never"
     res = _cli("run", "cases/demo.toml", "--output", str(out), "--set",
