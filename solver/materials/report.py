@@ -160,7 +160,7 @@ def listing(fmt: str = "text") -> str:
 
     def proxies(mat: Material) -> str:
         n = sum("proxy" in status for _k, _s, status in mat.parameter_sources)
-        return f"proxies: {n} of {len(mat.parameter_sources)} entries"
+        return f"{n} of {len(mat.parameter_sources)} entries"
 
     if fmt == "json":
         return json.dumps([{"name": m.name, "composition": m.composition,
@@ -178,7 +178,7 @@ def listing(fmt: str = "text") -> str:
                   f"{_fmt(m.temperature_range_K)} K | {proxies(m)} |" for m in mats]
         return "\n".join(lines) + "\n"
     lines = [f"{m.name:<7} {m.composition:<20} {m.capacity_theoretical:6.1f} mAh/g   "
-             f"T {_fmt(m.temperature_range_K)} K   {proxies(m)}" for m in mats]
+             f"T {_fmt(m.temperature_range_K)} K   proxies: {proxies(m)}" for m in mats]
     lines.append("(chemomech materials NAME: every parameter with its unit and source)")
     return "\n".join(lines) + "\n"
 
