@@ -130,7 +130,14 @@ def inradius(poly: Polyhedron) -> float:
 def read_centres_file(path: str | Path) -> np.ndarray:
     """Grain centres (n, 3) in um from rows ``x y z`` (commas or spaces, # comments)."""
     pts = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:  # a binary file: name it instead of a traceback
+        raise ValueError(f"{path}: not a UTF-8 text file (byte "
+                         f"0x{exc.object[exc.start:exc.start + 1].hex()} at offset "
+                         f"{exc.start}): a binary file, or text saved in another encoding; "
+                         "save it as UTF-8 text") from None
+    for lineno, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].replace(",", " ").strip()
         if not text:
             continue

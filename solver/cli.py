@@ -100,11 +100,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(args: argparse.Namespace, default_output: str | None, logname: str):
+def _prepare(args: argparse.Namespace, default_output: str | None, logname: str,
+             solver_options: bool = False):
     """Validate, check and create the output folder (rank 0), set up logging.
 
-    Returns (case, comm, outdir), or an exit status for bad input; no folder is created
-    and no mesh built before the case and the folder check passed.
+    ``solver_options``: also check that this PETSc build has the solver types the case's
+    PETSc tables ask for (solver/petsc_check.py; ``run``).  Returns (case, comm, outdir),
+    or an exit status for bad input; no folder is created and no mesh built before the
+    case and the folder check passed.
     """
     try:
         case = load_case(args.case, args.set)
@@ -114,6 +117,15 @@ def _prepare(args: argparse.Namespace, default_output: str | None, logname: str)
         return _fail_input("--max-steps: expected a non-negative integer")
     MPI = _import_mpi()
     comm = MPI.COMM_WORLD
+    if solver_options:
+        from petsc4py import PETSc  # noqa: F401  (initialises PETSc: collective, all ranks)
+
+        from solver.petsc_check import runtime_problems
+
+        problem = comm.bcast(runtime_problems(case.values) if comm.rank == 0 else None,
+                             root=0)
+        if problem:
+            return _fail_input(f"{case.source}: {problem[0]}: {problem[1]}")
     outdir = Path(args.output or default_output or case["run"]["output"])
     from solver import output as out
 
@@ -169,7 +181,7 @@ def _check_restart(outdir: Path, case) -> tuple[str | None, Path | None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    prepared = _prepare(args, None, "run.log")
+    prepared = _prepare(args, None, "run.log", solver_options=True)
     if isinstance(prepared, int):
         return prepared
     case, comm, outdir = prepared
@@ -183,10 +195,21 @@ def cmd_run(args: argparse.Namespace) -> int:
              f", restarting from {restart}" if restart else "")
 
     from meshes import MeshBuildError
-    from solver.simulation import SimulationError, run_simulation
+    from solver.simulation import SimulationError, UnusedOptionsError, run_simulation
 
     try:
         result = run_simulation(case, outdir, comm, args.max_steps, restart=restart)
+    except UnusedOptionsError as exc:  # bad input only the first solve reveals (all ranks)
+        message = (f"{case.source}: {exc.keys[0]}: PETSc did not read this option in the "
+                   "first time step (misspelt, or no effect on that solver)"
+                   + (f" (also unread: {', '.join(exc.keys[1:])})" if exc.keys[1:] else "")
+                   + f". The run stopped there: {outdir} is left as a failed run "
+                   "(status.json 'failed', INCOMPLETE); fix the case and run again with "
+                   "--force")
+        log.error("run stopped: %s", message)
+        if comm.rank == 0:
+            out.write_status(outdir, "failed", error=message)
+        return _fail_input(message)
     except (SimulationError, MeshBuildError) as exc:  # raised on every rank alike
         log.error("run failed: %s", exc)
         if comm.rank == 0:
@@ -333,6 +356,23 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_materials(args: argparse.Namespace) -> int:
+    """List the materials, or print every parameter of one (no MPI, no DOLFINx)."""
+    from solver.materials import MATERIAL_NAMES, get_material
+    from solver.materials.report import listing, render
+
+    if args.name is None:
+        sys.stdout.write(listing(args.format))
+        return 0
+    try:
+        mat = get_material(args.name)
+    except KeyError:
+        return _fail_input(f"materials: unknown material {args.name!r} (materials: "
+                           f"{', '.join(MATERIAL_NAMES)})")
+    sys.stdout.write(render(mat, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chemomech", description="Chemo-mechanical simulation of "
                                 "battery cathode particles (FEniCSx).")
@@ -358,6 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a case file (no MPI, instant)")
     common(v)
     v.set_defaults(func=cmd_validate)
+
+    mt = sub.add_parser("materials", help="list the materials, or print every parameter of "
+                        "one with its unit, status and source (no MPI, instant)")
+    mt.add_argument("name", nargs="?", help="material (NC91, NM91, NMC622, NMC811; any case)")
+    from solver.materials.report import FORMATS
+
+    mt.add_argument("--format", choices=FORMATS, default="text", help="output format "
+                    "(default text; markdown is the table of docs/materials.md)")
+    mt.set_defaults(func=cmd_materials)
 
     s = sub.add_parser("study", help="run every combination of a study file here (--local) "
                        "or write a Slurm job array (--slurm); see docs/studies.md")

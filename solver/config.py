@@ -13,11 +13,14 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solver.materials.defects import CASE_KEYS as _DEFECT_KEYS
 from solver.protocol.step import ProtocolStep
 from solver.units import UnitError, format_quantity, parse_quantity
+
+if TYPE_CHECKING:  # annotations only: the materials are imported when a case is checked
+    from solver.materials import Material
 
 
 class CaseError(ValueError):
@@ -190,7 +193,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                          "instead of the measured c(x)"),
     },
     "conditions": {
-        "temperature": Spec("quantity", "temperature", "25 degC", dimension="temperature"),
+        "temperature": Spec("quantity", "temperature, inside the material's data range "
+                            "(chemomech materials NAME; -20 to 200 degC today)", "25 degC",
+                            dimension="temperature"),
         "initial_x": Spec("number", "initial uniform Li fraction x of Li_xMO2 "
                           "(x = 1 fully lithiated)", 0.98, check=_open_unit),
     },
@@ -224,12 +229,14 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "linear_solver": Spec("choice", "'iterative' (CG + GAMG with rigid-body modes, "
                               "scales) or 'direct' (MUMPS)", "iterative",
                               choices=("iterative", "direct")),
-        "petsc": Spec("table", "extra PETSc options for the elasticity solve (prefix-free; "
+        "petsc": Spec("table", "extra PETSc options for the elasticity solve (prefix-free, "
+                      "names and values checked: solver/petsc_check.py; "
                       "matptap_via: GAMG's Galerkin products on several ranks, 'auto' "
                       "= 'allatonce' (memory-lean) from 1e5 stiffness rows per rank up, "
                       "else 'scalable' (faster))", {}),
         "monolithic_petsc": Spec("table", "extra PETSc options for the linear solve of the "
-                                 "monolithic Newton (prefix-free, e.g. {ksp_rtol = 1e-8}: "
+                                 "monolithic Newton, two-way monolithic runs only "
+                                 "(prefix-free, e.g. {ksp_rtol = 1e-8}: "
                                  "the tightest inexact-Newton tolerance; any "
                                  "fieldsplit_u_pc_* option gives the u split its own "
                                  "preconditioner instead of the elasticity solver's GAMG)",
@@ -284,8 +291,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "linear_solver": Spec("choice", "'iterative' (GMRES + GAMG, scales) or 'direct' "
                               "(MUMPS, small problems)", "iterative",
                               choices=("iterative", "direct")),
-        "petsc": Spec("table", "extra PETSc options for the Li solve, e.g. "
-                      "{ ksp_rtol = 1e-12 }", {}),
+        "petsc": Spec("table", "extra PETSc options for the Li solve (prefix-free, e.g. "
+                      "{ ksp_rtol = 1e-12 }; not in two-way monolithic runs, whose Newton "
+                      "takes mechanics.monolithic_petsc); names and values are checked "
+                      "(solver/petsc_check.py)", {}),
     },
     "output": {
         "field_every": Spec("int", "write fields every N accepted steps (and at the end of "
@@ -325,7 +334,8 @@ PROTOCOL_SCHEMA: dict[str, Spec] = {
                        dimension="time", check=_positive),
     "temperature": Spec("quantity", "temperature during the step (default: the temperature "
                         "the previous step ends at, first conditions.temperature); "
-                        "temperature/anneal: the target", dimension="temperature"),
+                        "temperature/anneal: the target; inside the material's data range",
+                        dimension="temperature"),
     "ramp_rate": Spec("quantity", "temperature/anneal: heating and cooling rate (anneal "
                       "without it: instantaneous)", dimension="temperature_rate",
                       check=_positive),
@@ -432,13 +442,34 @@ def _read_section(source: str, prefix: str, schema: dict[str, Spec],
     return values, resolved
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file, turning I/O and syntax problems into CaseError."""
+def not_text_message(exc: UnicodeDecodeError) -> str:
+    """What a user is told about a file that is not UTF-8 text (binary, other encoding)."""
+    bad = exc.object[exc.start:exc.start + 1]
+    return (f"not a UTF-8 text file (byte 0x{bad.hex()} at offset {exc.start}): a binary "
+            "file, or text saved in another encoding; save it as UTF-8 text")
+
+
+def read_text_file(path: str | Path) -> str:
+    """The text of a UTF-8 file (a leading byte-order mark is dropped).
+
+    Raises OSError as ``Path.read_text`` does and ValueError (not UnicodeDecodeError's
+    traceback text) naming the file when it is not UTF-8 text."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: {not_text_message(exc)}") from None
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O, encoding and syntax problems into CaseError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no error
     except OSError as exc:
         raise CaseError(str(path), "", f"cannot read the case file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise CaseError(str(path), "", not_text_message(exc)) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -518,14 +549,16 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
         resolved["grains"]["centres_file"] = values["grains"]["centres_file"]
     material = _check_material(source, values["material"])
     temperature = values["conditions"]["temperature"]
+    _check_temperature(source, "conditions.temperature", temperature,
+                       resolved["conditions"]["temperature"], material)
 
     from solver.protocol.parse import ProtocolError, parse_protocol
 
     def read(key: str, schema: dict[str, Spec], table: Any):
         return _read_section(source, key, schema, table)
 
-    def check_temperature(key: str, T: float) -> None:
-        _check_temperature(source, key, T, material)
+    def check_temperature(key: str, T: float, given: Any) -> None:
+        _check_temperature(source, key, T, given, material)
 
     try:
         steps, resolved["protocol"] = parse_protocol(
@@ -539,6 +572,13 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     if values["defects"]["model"] != "none" and values["mechanics"]["coupling"] == "none":
         raise CaseError(source, "defects.model", "the defect model acts through the "
                         "elasticity: set mechanics.coupling = 'one-way' or 'two-way'")
+
+    from solver.petsc_check import static_problems  # pure Python: no PETSc imported
+
+    problem = static_problems(values)
+    if problem:
+        raise CaseError(source, *problem)
+
     num = values["numerics"]
     if num["quadrature_degree"] is None:
         num["quadrature_degree"] = 2 * values["geometry"]["degree"]
@@ -719,14 +759,6 @@ def _check_particle(source: str, values: dict[str, Any], base: Path) -> None:
                         "orientation (euler_deg or c_axis), which also turns its facets")
 
 
-def _check_temperature(source: str, key: str, T: float, material) -> None:
-    """Refuse a temperature [K] outside the material's data range (when it has one)."""
-    lo, hi = getattr(material, "temperature_range_K", (0.0, math.inf))
-    if not lo <= T <= hi:
-        raise CaseError(source, key, f"{T:.2f} K is outside the data range of "
-                        f"{material.name} ({lo:.0f}-{hi:.0f} K)")
-
-
 def _check_material(source: str, m: dict[str, Any]):
     from solver.materials import MATERIAL_NAMES, get_material
 
@@ -739,6 +771,16 @@ def _check_material(source: str, m: dict[str, Any]):
                         f"{msg} (materials: {', '.join(MATERIAL_NAMES)})") from None
     except ValueError as exc:
         raise CaseError(source, "material", str(exc)) from None
+
+
+def _check_temperature(source: str, key: str, T: float, given: Any,
+                       material: Material) -> None:
+    """Refuse a temperature [K] outside the material's data range (Material.temperature_range_K)."""
+    problem = material.temperature_problem(T)
+    if problem:
+        if isinstance(given, str) and given.split()[-1:] != ["K"]:
+            problem = f"{given!r} = {problem}"
+        raise CaseError(source, key, problem)
 
 
 def load_case(path: str | Path, sets: list[str] | None = None) -> Case:

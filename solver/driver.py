@@ -35,6 +35,16 @@ class SimulationError(RuntimeError):
     """The run cannot continue (e.g. the time step fell below dt_min)."""
 
 
+class UnusedOptionsError(SimulationError):
+    """Case PETSc options that PETSc did not read in the first solve (bad input).
+
+    ``keys``: their key paths, e.g. ``numerics.petsc.ksp_rtoll`` (solver/petsc_check.py)."""
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+        super().__init__(f"PETSc did not read {', '.join(keys)} in the first time step")
+
+
 class Progress:
     """A one-line progress bar on a terminal, periodic log lines otherwise (rank 0)."""
 
@@ -98,6 +108,7 @@ class Driver:
         self.field_every = case["output"]["field_every"]
         self.cap_scale = 1.0 / (3.6 * problem.mass * 1e3)  # C -> mAh/g
         self.progress = Progress(comm)
+        self._options_checked = False  # the case's PETSc options all read (first solve)
 
     def run(self, state: RunState, resumed: bool) -> str:
         """Run from ``state`` to the end of the protocol; 'completed' or 'max_steps'.
@@ -142,6 +153,8 @@ class Driver:
             dt = ctl.limit_dt(state.dt_next_s, seg, p.voltage_accepted, state.current_A)
             controls = ctl.controls(dt, seg)
             res = p.solve(controls)
+            if not self._options_checked:  # every solver has now read its options
+                self._check_options()
             if not res.converged:
                 p.reject()
                 state.dt_next_s = dt / 2.0
@@ -189,6 +202,15 @@ class Driver:
             if self.rec.every and reason is None and state.step % self.rec.every == 0:
                 self.rec.checkpoint(state, "every")
         return self._end(state, ps, reason)
+
+    def _check_options(self) -> None:
+        from solver.petsc_check import unused_options
+
+        self._options_checked = True
+        unused = self.comm.bcast(unused_options(self.case.values) if self.rank0 else None,
+                                 root=0)
+        if unused:
+            raise UnusedOptionsError(unused)
 
     def _end(self, state: RunState, ps, reason: str) -> str:
         """Record the end of a protocol step (fields, step record, cycle table)."""

@@ -111,7 +111,10 @@ def read_euler_file(path: str | Path, num_grains: int) -> np.ndarray:
     """
     path = Path(path)
     rows: dict[int, np.ndarray] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+    from solver.config import read_text_file  # no DOLFINx there either
+
+    lines = read_text_file(path).splitlines()  # ValueError names the file if not text
+    for lineno, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].replace(",", " ").strip()
         if not text:
             continue

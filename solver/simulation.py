@@ -19,12 +19,13 @@ from mpi4py import MPI
 from meshes import build_spec_mesh
 from solver.config import Case
 from solver.crystal import rotation_from_case
-from solver.driver import SimulationError
+from solver.driver import SimulationError, UnusedOptionsError
 from solver.materials import get_material
 from solver.protocol.state import RunState
 from solver.scaling import LENGTH_UNIT
 
-__all__ = ["RunResult", "SimulationError", "build_mesh", "run_simulation"]
+__all__ = ["RunResult", "SimulationError", "UnusedOptionsError", "build_mesh",
+           "run_simulation"]
 
 log = logging.getLogger("chemomech")
 

@@ -244,7 +244,7 @@ def load_study(path: str | Path) -> Study:
     try:
         base_raw = load_toml(base)
     except CaseError as exc:
-        raise CaseError(src, "base", exc.message) from None
+        raise CaseError(src, "base", f"{base}: {exc.message}") from None
     run = data.get("run", {})
     slurm = data.get("slurm", {})
     for section, allowed, table in (("run", RUN_KEYS, run), ("slurm", SLURM_KEYS, slurm)):

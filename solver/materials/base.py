@@ -19,6 +19,56 @@ _LN10 = math.log(10.0)
 _ANGSTROM = 1e-10  # m per Angstrom
 
 
+# How ``chemomech materials`` and docs/materials.md show each constant of a Material:
+# field -> (unit shown, factor from the stored (SI unless the field says) value to that
+# unit, meaning).  The value, source and status (data, derived, proxy, assumption, user)
+# of every field come from the Material itself (Material.parameter_sources).
+CONSTANT_DISPLAY: dict[str, tuple[str, float, str]] = {
+    "molar_mass": ("g/mol", 1e3, "molar mass of Li MO2"),
+    "capacity_theoretical": ("mAh/g", 1.0, "theoretical capacity, x from 1 to 0"),
+    "density": ("kg/m³", 1.0, "crystallographic density"),
+    "c_max": ("mol/m³", 1.0, "Li site concentration = density / molar mass"),
+    "a_ref_A": ("Å", 1.0, "lattice parameter a at x = 1"),
+    "c_ref_A": ("Å", 1.0, "lattice parameter c at x = 1"),
+    "T_ref": ("K", 1.0, "reference temperature of the fitted laws"),
+    "temperature_range_K": ("K", 1.0, "temperatures at which the laws are taken to hold"),
+    "D_ab_scale": ("–", 1.0, "factor on D_ab(x)"),
+    "D_ab_const": ("m²/s", 1.0, "constant D_ab at T_ref replacing D_ab(x) (None: the law)"),
+    "D_c_over_D_ab": ("–", 1.0, "c-axis / ab-plane diffusivity"),
+    "Ea_D": ("kJ/mol", 1e-3, "activation energy of D"),
+    "D_H3_decades": ("decades", 1.0, "fall of D_ab in the collapsed H3 region (x -> 0)"),
+    "D_H3_x": ("–", 1.0, "Li fraction at the centre of the H3 switch of D_ab"),
+    "D_H3_w": ("–", 1.0, "width (Li fraction) of the H3 switch of D_ab"),
+    "i0_ref": ("A/m²", 1.0, "exchange-current prefactor, i0 = i0_ref sqrt(x(1-x)) at T_ref"),
+    "i0_scale": ("–", 1.0, "factor on i0"),
+    "Ea_i0": ("kJ/mol", 1e-3, "activation energy of i0"),
+    "alpha": ("–", 1.0, "anodic transfer coefficient of Butler-Volmer"),
+    "c_collapse_scale": ("–", 1.0, "factor on the H2->H3 c-collapse of the NMC811 c(x) shape"),
+    "vegard_a": ("–", 1.0, "linear a(x)/a_ref - 1 = vegard_a (x - 1) (None: measured a(x))"),
+    "vegard_c": ("–", 1.0, "linear c(x)/c_ref - 1 = vegard_c (x - 1) (None: measured c(x))"),
+    "E_ab": ("GPa", 1e-9, "Young's modulus in the basal (ab) plane"),
+    "E_c": ("GPa", 1e-9, "Young's modulus along c"),
+    "nu_ab": ("–", 1.0, "Poisson ratio in the basal plane"),
+    "nu_c": ("–", 1.0, "Poisson ratio, ab contraction under c-axis load"),
+    "G_c": ("GPa", 1e-9, "shear modulus in planes containing c (C44)"),
+}
+# The function-valued laws: name -> (symbol, unit of the samples, form)
+LAW_DISPLAY: dict[str, tuple[str, str, str]] = {
+    "ocv": ("U(x)", "V", "E0 - b x + (R T_ref/F) (g1 ln(1-x) - g0 ln x) - Σ A_k tanh((x-x_k)/s_k)"
+            " + Σ C_j tanh((ln((1-x)/x) - z_j)/t_j), decreasing by construction"),
+    "d_ab": ("D_ab(x, T)", "m²/s", "2.7·10^(c0 + Σ a_i exp(-(x-b_i)²/c_i)) · 10^(-D_H3_decades "
+             "h(x)) · D_ab_scale · exp(-Ea_D/R (1/T - 1/T_ref)), h = (1 - tanh((x - D_H3_x)"
+             "/D_H3_w))/2"),
+    "d_c": ("D_c(x, T)", "m²/s", "D_c_over_D_ab · D_ab(x, T)"),
+    "i0": ("i0(x, T)", "A/m²", "i0_ref · i0_scale · sqrt(x(1-x)) · exp(-Ea_i0/R (1/T - 1/T_ref))"),
+    "lattice_a": ("a(x)", "Å", "a_ref L(x)/L(1), L = p0 + p1(1-x) + p2(1-x)² + p3(1-x)³ + Σ B_k "
+                  "tanh((x-x_k)/s_k) - Σ D_j (1 - tanh((x-xc_j)/sc_j))/2"),
+    "lattice_c": ("c(x)", "Å", "c_ref L(x)/L(1), the form of a(x) with the collapse terms times "
+                  "c_collapse_scale"),
+}
+LAW_SAMPLE_X: tuple[float, ...] = (0.2, 0.5, 0.9)  # Li fractions shown, at T = T_ref
+
+
 @dataclass(frozen=True)
 class Material:
     """Constants and laws of one cathode active material (SI units unless stated).
@@ -61,12 +111,30 @@ class Material:
     sources: tuple = ()  # ((quantity, source text), ...) for reports
     vegard_a: float | None = None  # -, when set: a(x)/a_ref - 1 = vegard_a (x - 1) (linear)
     vegard_c: float | None = None  # -, when set: c(x)/c_ref - 1 = vegard_c (x - 1) (linear)
+    # K, (lowest, highest) temperature at which the laws above are taken to hold; the case
+    # validation refuses temperatures outside it (basis: temperature_range_source)
+    temperature_range_K: tuple[float, float] = (0.0, math.inf)
+    temperature_range_source: str = ""
+    # ((key, source text, status), ...): key a CONSTANT_DISPLAY field or a LAW_DISPLAY
+    # law; status "data", "derived", "proxy", "assumption" or "user" (may combine), for
+    # chemomech materials and docs/materials.md
+    parameter_sources: tuple = ()
     c_max: float = field(init=False)  # mol/m^3 of Li sites = density / molar_mass
 
     def __post_init__(self):
         if not (self.density > 0 and self.molar_mass > 0):
             raise ValueError("density and molar_mass must be positive")
         object.__setattr__(self, "c_max", self.density / self.molar_mass)
+
+    def temperature_problem(self, T: float) -> str | None:
+        """Why the laws do not hold at temperature ``T`` [K], or None inside the data range."""
+        lo, hi = self.temperature_range_K
+        if lo - 1e-9 <= T <= hi + 1e-9:  # K; the ends themselves, "-20 degC" included
+            return None
+        return (f"{T:.6g} K is outside the data range of {self.name} ({lo:.6g}-{hi:.6g} K = "
+                f"{lo - 273.15:.0f} to {hi - 273.15:.0f} degC): its laws are room-temperature "
+                "fits with Arrhenius factors, not data at that temperature (basis: "
+                f"chemomech materials {self.name})")
 
     # ------------------------------------------------------------------ thermodynamics
     def ocv(self, x, m=NUMPY):
@@ -169,6 +237,23 @@ class Material:
     def c_ref(self) -> float:
         """c at x = 1 [m]."""
         return self.c_ref_A * _ANGSTROM
+
+    def parameter_source(self, key: str) -> tuple[str, str]:
+        """(source text, status) of a constant or law ``key``; ("", "") when not recorded."""
+        for k, source, status in self.parameter_sources:
+            if k == key:
+                return source, status
+        return "", ""
+
+    def law_samples(self, law: str, xs=LAW_SAMPLE_X) -> list[float]:
+        """Values of a LAW_DISPLAY law at Li fractions ``xs`` and T_ref, in its shown unit."""
+        if law in ("d_ab", "d_c", "i0"):
+            vals = [float(getattr(self, law)(x, self.T_ref)) for x in xs]
+        else:
+            vals = [float(getattr(self, law)(x)) for x in xs]
+        if law.startswith("lattice_"):
+            vals = [v / _ANGSTROM for v in vals]
+        return vals
 
     def describe(self) -> str:
         """Human-readable summary (values and sources)."""

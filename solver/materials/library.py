@@ -126,6 +126,26 @@ NU_NMC = 0.32  # -, Poisson ratio assumed for NMC (Lim et al. 2018)
 G_C_NMC811 = E_C_NMC811 / (2.0 * (1.0 + NU_NMC))  # Pa, 79.5 GPa (derived, assumption)
 
 # ------------------------------------------------------------------------------------------
+# Temperature range of the data (every material; docs/materials.md section 5).  All laws are
+# room-temperature data: the OCVs (Chen2020 and Verbrugge 2017, 25 degC; no entropic term),
+# the lattice (Maerker 2019, room temperature), D(x) and i0 (PyBaMM sets ORegan2022 /
+# Chen2020, T_ref = 298.15 K), with Arrhenius factors (Ea_D, Ea_i0) as the only temperature
+# dependence.  Lower end -20 degC: the usual low end of cell operation; the i0 law assumes a
+# liquid LiPF6/carbonate electrolyte at 1000 mol/m^3, which loses most of its conductivity
+# and begins to freeze below about -20 to -30 degC.  Upper end 200 degC: keeps the planned
+# mild anneal (150 degC = 423 K) with margin and stays below the decomposition of charged
+# Ni-rich layered oxides (O2 release, layered -> spinel -> rock salt; DSC peaks ~225-232 degC
+# at 80-85 % Ni, Noh et al., J. Power Sources 233, 121 (2013)).  Between ~60 and 200 degC
+# the laws are an Arrhenius extrapolation (ASSUMPTION).
+# ------------------------------------------------------------------------------------------
+TEMPERATURE_RANGE_K = (253.15, 473.15)  # K, -20 to 200 degC (basis above)
+_SRC_T_RANGE = ("room-temperature (25 degC) fits of OCV, lattice, D(x) and i0, extrapolated "
+                "by Arrhenius factors only; -20 degC: usual low end of cell operation with a "
+                "liquid electrolyte; 200 degC: keeps mild anneals (150 degC) and stays below "
+                "the decomposition of charged Ni-rich oxides (DSC peaks ~225-232 degC, "
+                "Noh 2013)")
+
+# ------------------------------------------------------------------------------------------
 # Composition, molar mass, capacity, density
 # ------------------------------------------------------------------------------------------
 def molar_mass(comp: dict) -> float:
@@ -160,6 +180,96 @@ _SRC_LAT = "Maerker2019 NMC811 table, x = 1 - q/275.5"
 _SRC_RHO = "derived: Z = 3, a, c at x = 1, M"
 
 
+_MAERKER = "Märker et al., Chem. Mater. 31, 2545 (2019)"
+_CHEN = "Chen et al., JES 167, 080534 (2020) (PyBaMM Chen2020)"
+_OREGAN = "O'Regan et al., Electrochim. Acta 425, 140700 (2022) (PyBaMM ORegan2022)"
+_MIN_CHO = ("DFT NMC811, Min & Cho, PCCP 20, 9045 (2018), via Sedlatschek et al., J. Power "
+            "Sources 681, 240276 (2026); UNCERTAIN")
+
+
+def _parameter_sources(name: str) -> tuple[tuple[str, str, str], ...]:
+    """(key, source, status) of every constant and law of material ``name``.
+
+    What chemomech materials and docs/materials.md print; the values themselves are the
+    Material's.  NMC811 is the material most data are measured on: the others take its
+    values as proxies where no data of their own were found (docs/materials.md)."""
+    own = name == "NMC811"
+
+    def sourced(text: str, status: str = "data") -> tuple[str, str]:
+        if own:
+            return text, status
+        return text + " (NMC811's, as proxy)", status + ", proxy"
+
+    rows = {
+        "molar_mass": ("IUPAC 2021 atomic weights (Li 6.94, O 15.999, Ni 58.693, Co 58.933, "
+                       "Mn 54.938)", "derived"),
+        "capacity_theoretical": ("F / (3.6 M), one Li per formula unit", "derived"),
+        "density": ("3 M / (N_A (√3/2) a_ref² c_ref), Z = 3" + (
+            "" if own else " with the NMC811 a_ref, c_ref"), "derived" if own
+            else "derived, proxy"),
+        "c_max": ("density / molar mass", "derived"),
+        "a_ref_A": sourced(f"{_MAERKER}, NMC811 at 0 mAh/g"),
+        "c_ref_A": sourced(f"{_MAERKER}, NMC811 at 0 mAh/g"),
+        "T_ref": ("25 °C, the temperature of the fitted data (PyBaMM sets)", "data"),
+        "temperature_range_K": (_SRC_T_RANGE, "assumption"),
+        "D_ab_scale": ("user parameter (1: the law as sourced)", "user"),
+        "D_ab_const": ("user parameter (None: the D_ab(x) law)", "user"),
+        "D_c_over_D_ab": ("c-axis transport nearly blocked (Kang & Ceder, PRB 74, 094105 "
+                          "(2006); LCO tracer data, Batteries 10, 446 (2024)); no measured "
+                          "ratio", "assumption"),
+        "Ea_D": sourced(f"{_OREGAN}, E/R = 1449 K"),
+        "D_H3_decades": ("barrier rise as the Li slab collapses (Kang & Ceder 2006, "
+                         "qualitative)", "assumption"),
+        "D_H3_x": (f"centre of the main c-collapse sigmoid of the {_MAERKER} c(x) fit",
+                   "derived"),
+        "D_H3_w": (f"width of the main c-collapse sigmoid of the {_MAERKER} c(x) fit",
+                   "derived"),
+        "i0_ref": sourced(f"{_CHEN}: k = 3.42e-6 (A/m²)(m³/mol)^1.5 × √(1000 mol/m³) × "
+                          "63 104 mol/m³", "derived"),
+        "i0_scale": ("user parameter (1: the law as sourced)", "user"),
+        "Ea_i0": sourced(_CHEN),
+        "alpha": sourced(f"symmetric Butler-Volmer, {_CHEN}"),
+        "c_collapse_scale": {
+            "NC91": ("c contraction from its maximum to x = 0.120 set to 6.0 % of Wang et "
+                     "al., Nat. Nanotechnol. (2025) [W25]", "derived"),
+            "NM91": ("c contraction from its maximum to x = 0.120 set to 3.6 % of Wang et "
+                     "al., Nat. Nanotechnol. (2025) [W25]", "derived"),
+            "NMC622": ("NMC811 shape unscaled (c shrinkage nearly Ni-independent, Li et al., "
+                       "JACS 141, 5097 (2019))", "proxy"),
+            "NMC811": (f"{_MAERKER} shape unscaled", "data"),
+        }[name],
+        "vegard_a": ("user parameter (None: the measured a(x))", "user"),
+        "vegard_c": ("user parameter (None: the measured c(x))", "user"),
+        "E_ab": sourced(_MIN_CHO),
+        "E_c": sourced(_MIN_CHO),
+        "nu_ab": sourced("value assumed for NMC by Lim et al., Extreme Mech. Lett. 22, 98 "
+                         "(2018)", "assumption"),
+        "nu_c": sourced("value assumed for NMC by Lim et al., Extreme Mech. Lett. 22, 98 "
+                        "(2018)", "assumption"),
+        "G_c": sourced("E_c / (2 (1 + nu)), isotropic relation (no data)", "assumption"),
+        # laws
+        "ocv": {
+            "NMC622": ("fit to the Verbrugge et al., JES 164, E3243 (2017) NMC622 MSMR "
+                       "isotherm (Table 1), 2.6-4.9 V; RMS 0.6 mV", "data (fit)"),
+            "NMC811": (f"fit to {_CHEN} on x 0.27-0.91 (RMS 2.0 mV) + Verbrugge 2017 MSMR "
+                       "shape outside (proxy tails)", "data (fit), proxy tails"),
+        }.get(name, (f"the NMC811 curve: fit to {_CHEN} on x 0.27-0.91 + Verbrugge 2017 "
+                     "MSMR-shape tails", "proxy")),
+        "d_ab": sourced(f"{_OREGAN} NMC811 D(x) × H3 factor (D_H3_decades)",
+                        "data (fit), assumption"),
+        "d_c": ("D_c_over_D_ab × D_ab", "assumption"),
+        "i0": sourced(f"{_CHEN} form k c_e^0.5 c_s^0.5 (c_max - c_s)^0.5, c_e = 1000 mol/m³"),
+        "lattice_a": sourced(f"fit to {_MAERKER} NMC811 a(q), x = 1 - q/275.5 mAh/g; RMS "
+                             "0.00015 Å", "data (fit)"),
+        "lattice_c": (f"fit to {_MAERKER} NMC811 c(q), x = 1 - q/275.5 mAh/g; RMS 0.0012 Å"
+                      + {"NC91": "; collapse scaled to [W25] NC91 (proxy shape)",
+                         "NM91": "; collapse scaled to [W25] NM91 (proxy shape)",
+                         "NMC622": " (NMC811 shape, unscaled)"}.get(name, ""),
+                      "data (fit)" if own else "derived, proxy"),
+    }
+    return tuple((k, src, status) for k, (src, status) in rows.items())
+
+
 def _make(name: str) -> Material:
     comp_str, comp = _COMPOSITIONS[name]
     M = molar_mass(comp)
@@ -183,6 +293,7 @@ def _make(name: str) -> Material:
         ("elasticity", "E_ab 249 GPa, E_c 210 GPa DFT NMC811 (Min & Cho 2018), nu 0.32 "
          "(Lim 2018), G_c isotropic relation (UNCERTAIN" + (")" if name == "NMC811"
                                                           else "; PROXY: NMC811)")),
+        ("temperature range", _SRC_T_RANGE),
         (
             "lattice",
             _SRC_LAT
@@ -227,6 +338,9 @@ def _make(name: str) -> Material:
         nu_c=NU_NMC,
         G_c=G_C_NMC811,
         sources=tuple(src),
+        temperature_range_K=TEMPERATURE_RANGE_K,
+        temperature_range_source=_SRC_T_RANGE,
+        parameter_sources=_parameter_sources(name),
     )
 
 

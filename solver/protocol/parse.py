@@ -62,13 +62,13 @@ class ProtocolError(ValueError):
 def parse_protocol(entries: Any, read_section: Callable, schema: dict, *,
                    conditions_temperature: float, open_circuit_voltage: float,
                    material, distribution: str,
-                   check_temperature: Callable[[str, float], None]
+                   check_temperature: Callable[[str, float, Any], None]
                    ) -> tuple[tuple[ProtocolStep, ...], list[dict[str, Any]]]:
     """Validate the ``protocol`` array; return (flat steps in SI, resolved entries).
 
     ``read_section(key, schema, raw) -> (values, resolved)`` reads one table with units
-    (solver/config.py); ``check_temperature(key, T)`` refuses a temperature [K] outside the
-    material's data range.
+    (solver/config.py); ``check_temperature(key, T, given)`` refuses a temperature [K]
+    outside the material's data range (``given``: the case's text of it, or None).
     """
     if not isinstance(entries, list) or not entries:
         raise ProtocolError("protocol", "expected at least one [[protocol]] step (type = "
@@ -93,7 +93,7 @@ class _Context:
     """What a step needs to know about the steps before it."""
 
     def __init__(self, temperature: float, voltage: float, distribution: str,
-                 check_temperature: Callable[[str, float], None]):
+                 check_temperature: Callable[[str, float, Any], None]):
         self.temperature = temperature  # K after the previous step
         self.voltage: float | None = voltage  # V after the previous step, if known
         self.first = True
@@ -186,8 +186,9 @@ def _parse_step(raw: Any, key: str, entry: int, cycle: int, read_section, schema
             program = tuple(p for n, p in enumerate(points)
                             if n == 0 or p[0] > points[n - 1][0])
             duration = up + hold + down
-        ctx.check_temperature(f"{key}.cool_to", cool)
-    ctx.check_temperature(f"{key}.temperature", T)
+        ctx.check_temperature(f"{key}.cool_to", cool, sr.get("cool_to"))
+    if sv["temperature"] is not None:  # an inherited one was checked where it was set
+        ctx.check_temperature(f"{key}.temperature", T, sr.get("temperature"))
     step = ProtocolStep(kind, sv["current"] or 0.0, sv["until_voltage"],
                         sv["until_capacity"], duration, T, voltage=sv["voltage"],
                         until_current=sv["until_current"], temperature_program=program,

@@ -77,6 +77,18 @@ def test_bad_input_exits_2_and_creates_nothing(tmp_path, override, key):
     assert not out.exists()
 
 
+def test_petsc_types_are_checked_on_two_ranks_before_a_folder_exists(tmp_path):
+    """PETSc is initialised on every rank before rank 0 tries the types (it was a hang)."""
+    out = tmp_path / "never"
+    res = _run([_mpiexec(), "-n", "2", *CHEMOMECH, "run", "cases/demo.toml", "--output",
+                str(out), "--set", 'numerics.petsc={pc_type="ml"}'], timeout=180)
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert ("cases/demo.toml with --set: numerics.petsc.pc_type: PC type 'ml' is not "
+            "available in this PETSc build") in res.stderr
+    assert res.stderr.count("error: ") == 1  # rank 0 only
+    assert not out.exists()
+
+
 def test_unreadable_case_file(tmp_path):
     res = _run([*CHEMOMECH, "run", str(tmp_path / "missing.toml")])
     assert res.returncode == 2 and "missing.toml" in res.stderr

@@ -142,6 +142,14 @@ def test_override_reaches_steps_inside_a_cycle_block():
     ([{"type": "temperature", "temperature": "25 degC", "ramp_rate": "1 K/min"}],
      "protocol[0].temperature", "already"),
     ([{"type": "charge", "current": "1 mA/g"}], "protocol[0]", "end condition"),
+    # an anneal above the material's data range (and a ramp or block step likewise)
+    ([{"type": "anneal", "temperature": "300 degC", "until_time": "2 h"}],
+     "protocol[0].temperature", "outside the data range"),
+    ([{"type": "anneal", "temperature": "150 degC", "until_time": "2 h",
+       "cool_to": "-100 degC"}], "protocol[0].cool_to", "outside the data range"),
+    ([{"type": "cycle", "repeat": 2, "steps": [
+        {"type": "temperature", "temperature": "600 K", "ramp_rate": "5 K/min"}]}],
+     "protocol[0].steps[0].temperature", "outside the data range"),
     ([], "protocol", "at least one"),
 ])
 def test_bad_protocols_are_refused_with_the_key(protocol, key, text):
