@@ -134,16 +134,18 @@ G_C_NMC811 = E_C_NMC811 / (2.0 * (1.0 + NU_NMC))  # Pa, 79.5 GPa (derived, assum
 # liquid LiPF6/carbonate electrolyte at 1000 mol/m^3, which loses most of its conductivity
 # and begins to freeze below about -20 to -30 degC.  Upper end 200 degC: keeps the planned
 # mild anneal (150 degC = 423 K) with margin and stays below the decomposition of charged
-# Ni-rich layered oxides (O2 release, layered -> spinel -> rock salt; DSC peaks ~225-232 degC
-# at 80-85 % Ni, Noh et al., J. Power Sources 233, 121 (2013)).  Between ~60 and 200 degC
+# Ni-rich layered oxides (O2 release, layered -> spinel -> rock salt): overcharged NMC111, DSC
+# peak 239 degC (Wang, Tang, Huang, Chin. J. Chem. 29, 1583 (2011), PARAMETERS.md section 5);
+# ~225-232 degC at 80-85 % Ni is quoted from memory of Noh et al., J. Power Sources 233, 121
+# (2013), NOT verified here.  Between ~60 and 200 degC
 # the laws are an Arrhenius extrapolation (ASSUMPTION).
 # ------------------------------------------------------------------------------------------
 TEMPERATURE_RANGE_K = (253.15, 473.15)  # K, -20 to 200 degC (basis above)
 _SRC_T_RANGE = ("room-temperature (25 degC) fits of OCV, lattice, D(x) and i0, extrapolated "
                 "by Arrhenius factors only; -20 degC: usual low end of cell operation with a "
                 "liquid electrolyte; 200 degC: keeps mild anneals (150 degC) and stays below "
-                "the decomposition of charged Ni-rich oxides (DSC peaks ~225-232 degC, "
-                "Noh 2013)")
+                "the decomposition of charged layered oxides (DSC O2-release peak 239 degC, "
+                "Wang, Tang, Huang 2011)")
 
 # ------------------------------------------------------------------------------------------
 # Composition, molar mass, capacity, density
