@@ -29,8 +29,10 @@ stress, exact in the linear parts, so stable for any dt):
    d phi/dt = k_d(T) (1 - r(x)) (1 - phi), k_d from the Kissinger peak of the DSC
    decomposition of charged layered oxides; exact: 1 - phi *= exp(-k_d (1 - r) dt).  The
    transformed fraction carries the in-plane tensile strain [TH] measured (+1.1 %) and is
-   inactive: Li transport through it is switched off in proportion (the Li mobility is
-   multiplied by 1 - phi, solver/transport.py ``mobility_factor``).
+   electrochemically inactive: the Li storage and the Li mobility are multiplied by
+   1 - phi (solver/transport.py ``active_fraction``), so the capacity falls with it; the
+   Li still held by a cell when it transforms is no longer counted (it is lost to the
+   inactive phase: at the deep delithiation where this happens, little).
 
 At 25 degC both Arrhenius rates are negligible (relaxation time ~1.4e3 h, transformation
 ~1e3 years with the default parameters), so cycling at room temperature only grows
@@ -79,7 +81,7 @@ def equivalent_strain(eps: np.ndarray) -> np.ndarray:
 
 class DefectFields:
     """The DG0 fields of the defect state on a mesh (made before the transport, whose Li
-    mobility takes ``mobility``)."""
+    storage and mobility take ``active``)."""
 
     def __init__(self, mesh):
         S0 = fem.functionspace(mesh, ("DG", 0))
@@ -87,8 +89,8 @@ class DefectFields:
                                                        shape=(3, 3), symmetry=True))
         self.eps_def = fem.Function(T0, name="defect_strain")
         self.phi = fem.Function(S0, name="inactive_fraction")
-        self.mobility = fem.Function(S0, name="mobility_factor")
-        self.mobility.x.array[:] = 1.0
+        self.active = fem.Function(S0, name="active_fraction")  # 1 - phi
+        self.active.x.array[:] = 1.0
         self.cells = S0.dofmap.list[:, 0]  # DG0: one dof per cell (local + ghost)
         self.tensor_cells = T0.dofmap.list[:, 0]
 
@@ -136,14 +138,14 @@ class DefectModel:
         accepted state (call before the step's solve; :meth:`reject` undoes it)."""
         f, p = self.f, self.p
         self._saved = (f.eps_def.x.array.copy(), f.phi.x.array.copy(),
-                       self.mech.eps_res.x.array.copy(), f.mobility.x.array.copy())
+                       self.mech.eps_res.x.array.copy(), f.active.x.array.copy())
         k_relax, k_dec = p.relax_rate(T), p.decomposition_rate(T)
         sy, G = p.yield_stress, self.G
         tau = sy / (3.0 * G * p.flow_rate)  # s
         frac = (dt / tau) / (1.0 + dt / tau)
         eps_def = f.eps_def.x.array.reshape(-1, 6)
         eps_res = self.mech.eps_res.x.array.reshape(-1, 6)
-        phi, mob = f.phi.x.array, f.mobility.x.array
+        phi, mob = f.phi.x.array, f.active.x.array
         mesh = self.tr.mesh
         for sl in cell_chunks(self.ncells):
             cells = np.arange(sl.start, sl.stop, dtype=np.int32)
@@ -168,7 +170,7 @@ class DefectModel:
                                       * inplane)
             phi[sc] = ph
             mob[sc] = 1.0 - ph
-        for fn in (f.eps_def, f.phi, f.mobility, self.mech.eps_res):
+        for fn in (f.eps_def, f.phi, f.active, self.mech.eps_res):
             fn.x.scatter_forward()
 
     def accept(self) -> None:
@@ -178,14 +180,15 @@ class DefectModel:
         if self._saved is None:
             return
         f = self.f
-        for fn, v in zip((f.eps_def, f.phi, self.mech.eps_res, f.mobility), self._saved,
+        for fn, v in zip((f.eps_def, f.phi, self.mech.eps_res, f.active), self._saved,
                          strict=True):
             fn.x.array[:] = v
         self._saved = None
 
     # ------------------------------------------------------------------ state, output
     def set_total(self) -> None:
-        """Recompute eps_res and the mobility from eps_def and phi (after a restore)."""
+        """Recompute eps_res and the active fraction from eps_def and phi (after a
+        restore)."""
         f, mesh = self.f, self.tr.mesh
         R = self.tr.R
         expr = jit.expression(ufl.as_vector([R[0, 2], R[1, 2], R[2, 2]]), cell_midpoint(mesh))
@@ -198,8 +201,8 @@ class DefectModel:
         eps = sym_to_full(eps_def[tc]) + (self.p.transformation_strain * ph)[:, None, None] \
             * inplane
         self.mech.eps_res.x.array.reshape(-1, 6)[tc] = full_to_sym(eps)
-        f.mobility.x.array[f.cells[cells]] = 1.0 - ph
-        for fn in (self.mech.eps_res, f.mobility):
+        f.active.x.array[f.cells[cells]] = 1.0 - ph
+        for fn in (self.mech.eps_res, f.active):
             fn.x.scatter_forward()
 
     def functions(self) -> dict[str, fem.Function]:

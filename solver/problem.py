@@ -83,7 +83,7 @@ class ElectrochemicalProblem:
                          distribution=case["kinetics"]["distribution"],
                          linear_solver=num["linear_solver"], petsc_options=num["petsc"],
                          newton_tol=num["newton_tol"], newton_max_it=num["newton_max_it"],
-                         mobility_factor=defect_fields.mobility if defect_fields else None)
+                         active_fraction=defect_fields.active if defect_fields else None)
         if two_way:
             tr.beta.value = implicit_fraction(material)
         mech = None

@@ -84,7 +84,7 @@ class LiTransport:
                  linear_solver: str = "iterative", petsc_options: dict | None = None,
                  newton_tol: float = 1e-9, newton_max_it: int = 12,
                  facet_activity: dict[int, float] | None = None,
-                 local_stress_potential=None, mobility_factor=None):
+                 local_stress_potential=None, active_fraction=None):
         """Set up spaces, forms (compiled once) and the linear solver.
 
         Args:
@@ -99,8 +99,10 @@ class LiTransport:
             local_stress_potential: optional ``f(x, T) -> UFL`` giving the local part of
                 the stress potential (solver/mechanics.py); when given, the two-way
                 coupling treats ``beta (f(x) - f(x_lag))`` implicitly in the Li solve.
-            mobility_factor: optional field (e.g. DG0) multiplying the Li diffusivity:
-                the active fraction of a partly transformed lattice (solver/defects.py).
+            active_fraction: optional field (e.g. DG0) a in [0, 1], the electrochemically
+                active fraction of a partly transformed lattice (solver/defects.py): it
+                multiplies the Li storage (the mass term) and the mobility, and the Li
+                integrals count only active sites (x_mean = ∫ a x / ∫ a).
         """
         self.pm, self.mesh, self.material = pm, pm.mesh, material
         self.comm: MPI.Comm = pm.mesh.comm
@@ -163,8 +165,10 @@ class LiTransport:
                                [0.0, 0.0, material.D_c_over_D_ab]])
         Mrot = R * aniso * R.T
         D = material.d_ab(x, self.T, m) / L**2  # um^2/s
-        if mobility_factor is not None:
-            D = D * mobility_factor
+        act = active_fraction if active_fraction is not None else 1.0
+        self._active = active_fraction
+        if active_fraction is not None:
+            D = D * active_fraction
         # Li mobility D x (1 - x) and the rotated anisotropy (kept for the two-way
         # coupling's preconditioner, solver/monolithic.py)
         self.mobility, self.Mrot = D * x * (1.0 - x), Mrot
@@ -193,7 +197,7 @@ class LiTransport:
             x_lag = 1.0 / (1.0 + ufl.exp(-self.w_lag))
             potential = potential - self.beta * (local_stress_potential(x, self.T)
                                                  - local_stress_potential(x_lag, self.T))
-        F = ((x - x_old) / self.dt * v * self.dx
+        F = (act * (x - x_old) / self.dt * v * self.dx
              + D * x * (1.0 - x) * ufl.inner(Mrot * ufl.grad(potential), ufl.grad(v)) * self.dx
              + scale * surface(i_flux * v))
         # galvanostatic: (∫ i ds - I)/A; potentiostatic: V - V_set (∫ dsurf / A = 1), so
@@ -212,11 +216,13 @@ class LiTransport:
                                + self.voltage_control / self.area * dsurf)
 
         # Diagnostics, compiled once.
-        self.li_form = jit.form(x * self.dx)  # um^3 of "full sites"
+        self.li_form = jit.form(act * x * self.dx)  # um^3 of "full sites"
+        self._active_form = (jit.form(act * self.dx) if active_fraction is not None
+                             else None)  # um^3 of active sites
         # variances about the mean (no E[x^2] - E[x]^2 cancellation)
         self._x_mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
         self._xs_mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
-        self.x2_form = jit.form((x - self._x_mean) ** 2 * self.dx)
+        self.x2_form = jit.form(act * (x - self._x_mean) ** 2 * self.dx)
         self.xs_form = jit.form(surface(x))
         self.xs2_form = jit.form(surface((x - self._xs_mean) ** 2))
         self.flux_form = jit.form(surface(i_flux))  # A/m^2 * um^2
@@ -402,9 +408,10 @@ class LiTransport:
     def diagnostics(self) -> dict[str, float]:
         """Volume and surface statistics of the current state (SI where dimensional)."""
         li = self.scalar(self.li_form)
-        x_mean = li / self.volume
+        active = self.scalar(self._active_form) if self._active_form else self.volume
+        x_mean = li / active
         self._x_mean.value = x_mean
-        x_var = self.scalar(self.x2_form) / self.volume
+        x_var = self.scalar(self.x2_form) / active
         xs = self.scalar(self.xs_form) / self.area
         self._xs_mean.value = xs
         xs_var = self.scalar(self.xs2_form) / self.area

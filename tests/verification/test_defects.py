@@ -178,3 +178,25 @@ def test_defaults_are_the_documented_values():
     assert DEFAULTS.decomposition_rate(512.15) == pytest.approx(kp)
     assert dataclasses.replace(DEFAULTS, relax_time=7200.0).relax_rate(423.15) == \
         pytest.approx(1 / 7200.0)
+
+
+def test_the_transformed_fraction_takes_its_capacity_with_it():
+    """Anneal a deeply delithiated particle (x = 0.15: transforms) at 150 degC and at
+    25 degC (nothing happens), then discharge both slowly: the capacity scales with the
+    active fraction 1 - phi."""
+    def case(T):
+        return validate(case_dict(
+            geometry=SMALL, conditions={"initial_x": 0.15},
+            mechanics={"coupling": "one-way"}, defects={"model": "lattice"},
+            protocol=[{"type": "anneal", "temperature": T, "until_time": "1 h"},
+                      {"type": "discharge", "current": "50 mA/g", "until_voltage": "3.6 V"}],
+            numerics={"dt_max": "120 s", "dt_initial": "10 s"}))
+
+    zero = lambda m: np.zeros((len(m), 3, 3))  # noqa: E731
+    hot, cold = _run(case("150 degC"), zero), _run(case("25 degC"), zero)
+    phi = hot[-1]["inactive_fraction"]
+    assert 0.05 < phi < 0.5 and cold[-1]["inactive_fraction"] < 1e-6
+    q_hot, q_cold = hot[-1]["step_capacity_mAh_g"], cold[-1]["step_capacity_mAh_g"]
+    # the Li fraction of the active sites reaches the same end state in both
+    assert hot[-1]["x_mean"] == pytest.approx(cold[-1]["x_mean"], abs=0.02)
+    assert q_hot / q_cold == pytest.approx(1 - phi, rel=0.03)
