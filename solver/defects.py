@@ -122,10 +122,10 @@ class DefectModel:
         dx = transport.dx
         eps = mechanics.eps_res
         dev = eps - ufl.tr(eps) / 3.0 * ufl.Identity(3)
-        self._eq = ufl.sqrt(2.0 / 3.0 * ufl.inner(dev, dev) + 1e-30)  # round-off floor
+        self.equivalent_expr = ufl.sqrt(2.0 / 3.0 * ufl.inner(dev, dev) + 1e-30)  # round-off floor
         self._mean = fem.Constant(mesh, PETSc.ScalarType(0.0))
-        self._eq_form = jit.form(self._eq * dx)
-        self._eq2_form = jit.form((self._eq - self._mean) ** 2 * dx)
+        self._eq_form = jit.form(self.equivalent_expr * dx)
+        self._eq2_form = jit.form((self.equivalent_expr - self._mean) ** 2 * dx)
         self._phi_form = jit.form(fields.phi * dx)
 
     # ------------------------------------------------------------------ laws

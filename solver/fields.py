@@ -150,7 +150,7 @@ class FieldWriter:
         if self.defects is not None:
             p = self.proj
             p.project(mech.eps_res, self.eps_res)
-            p.project(self.defects._eq, self.eps_res_eq)
+            p.project(self.defects.equivalent_expr, self.eps_res_eq)
             p.project(self.defects.f.phi, self.inactive)
         if self._vtx is not None:
             self._vtx.write(t)
