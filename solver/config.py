@@ -61,6 +61,17 @@ def _positive3(v: list[float]) -> str | None:
     return None if all(c > 0 for c in v) else "every entry must be positive"
 
 
+PHASE_MODELS = ("single-phase", "two-phase")
+PHASE_KEYS = ("phase_model", "interface_width", "interface_energy")
+# two-phase defaults (model assumptions, docs/materials.md section 6; the same numbers as
+# solver.materials.phase.INTERFACE_WIDTH_DEFAULT / INTERFACE_ENERGY_DEFAULT)
+INTERFACE_WIDTH_DEFAULT = "1 um"  # numerical assumption: resolved by h <= 0.25 um
+INTERFACE_ENERGY_DEFAULT = "0.1 J/m^2"  # assumption: no measured H2/H3 value found
+# mesh requirement of the two-phase model: element size <= interface_width / this
+# (measured, docs/theory.md section 9: width error < 3 % at h = lambda/4)
+INTERFACE_CELLS = 4.0
+
+
 SCHEMA: dict[str, dict[str, Spec]] = {
     "run": {
         "name": Spec("str", "run name (default: the case file's stem)"),
@@ -186,6 +197,21 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                          "instead of the measured a(x)"),
         "vegard_c": Spec("number", "override: linear lattice law c/c_ref - 1 = vegard_c (x - 1) "
                          "instead of the measured c(x)"),
+        "phase_model": Spec("choice", "Li transport model: 'single-phase' (Fickian with the "
+                            "measured chemical D(x) and monotonic OCV) or 'two-phase' "
+                            "(Cahn-Hilliard H2-H3 transition with a plateau in the "
+                            "equilibrium OCV; docs/theory.md section 9)", "single-phase",
+                            choices=PHASE_MODELS),
+        "interface_width": Spec("quantity", "two-phase only: H2/H3 interface width lambda "
+                                "(Delta x / max |dx/dz| of the planar front); model "
+                                "assumption, needs geometry.mesh_size and "
+                                "surface_mesh_size <= lambda/4 (default 1 um)",
+                                dimension="length", check=_positive),
+        "interface_energy": Spec("quantity", "two-phase only: H2/H3 interface energy gamma; "
+                                 "model assumption (default 0.1 J/m^2); with lambda it "
+                                 "fixes the barrier W = 3 gamma/(4 c_max lambda) and the "
+                                 "gradient coefficient", dimension="surface_energy",
+                                 check=_positive),
     },
     "conditions": {
         "temperature": Spec("quantity", "temperature", "25 degC", dimension="temperature"),
@@ -495,6 +521,7 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     if values["grains"]["centres_file"] is not None:
         resolved["grains"]["centres_file"] = values["grains"]["centres_file"]
     material = _check_material(source, values["material"])
+    _check_phase_model(source, values, resolved)
     temperature = values["conditions"]["temperature"]
 
     steps_raw = raw.get("protocol")
@@ -724,7 +751,8 @@ def _check_particle(source: str, values: dict[str, Any], base: Path) -> None:
 def _check_material(source: str, m: dict[str, Any]):
     from solver.materials import MATERIAL_NAMES, get_material
 
-    overrides = {k: v for k, v in m.items() if k != "name" and v is not None}
+    overrides = {k: v for k, v in m.items()
+                 if k != "name" and k not in PHASE_KEYS and v is not None}
     try:
         return get_material(m["name"], overrides)
     except KeyError as exc:
@@ -733,6 +761,37 @@ def _check_material(source: str, m: dict[str, Any]):
                         f"{msg} (materials: {', '.join(MATERIAL_NAMES)})") from None
     except ValueError as exc:
         raise CaseError(source, "material", str(exc)) from None
+
+
+def _check_phase_model(source: str, values: dict[str, Any], resolved: dict[str, Any]) -> None:
+    """Two-phase parameters: only with phase_model = 'two-phase' (defaults filled there),
+    resolved by the mesh, and not with the monolithic two-way Newton."""
+    m, r = values["material"], resolved["material"]
+    if m["phase_model"] != "two-phase":
+        for key in ("interface_width", "interface_energy"):
+            if m[key] is not None:
+                raise CaseError(source, f"material.{key}",
+                                "only used with material.phase_model = 'two-phase'")
+        return
+    for key, default in (("interface_width", INTERFACE_WIDTH_DEFAULT),
+                         ("interface_energy", INTERFACE_ENERGY_DEFAULT)):
+        if m[key] is None:
+            m[key], r[key] = _read_value(source, f"material.{key}", SCHEMA["material"][key],
+                                         default)
+    g = values["geometry"]
+    limit = m["interface_width"] / INTERFACE_CELLS
+    for key in ("mesh_size", "surface_mesh_size"):
+        h = g.get(key)
+        if h is not None and h > limit * (1.0 + 1e-12):
+            raise CaseError(source, f"geometry.{key}",
+                            f"{h * 1e6:.4g} um does not resolve the H2/H3 interface: the "
+                            f"two-phase model needs <= interface_width/{INTERFACE_CELLS:g} "
+                            f"= {limit * 1e6:.4g} um")
+    mech = values["mechanics"]
+    if mech["coupling"] == "two-way" and mech["scheme"] == "monolithic":
+        raise CaseError(source, "mechanics.scheme",
+                        "the monolithic two-way Newton does not take the two-phase "
+                        "(Cahn-Hilliard) transport; set mechanics.scheme = 'staggered'")
 
 
 def load_case(path: str | Path, sets: list[str] | None = None) -> Case:
