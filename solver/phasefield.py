@@ -318,9 +318,12 @@ class CahnHilliardTransport:
             self._mu_from_w()
         bv = self.b_form is not None
         self._ensure_linear_system()
-        n_w = self.V_space.dofmap.index_map.size_local
-        n_mu = self._mu_space.dofmap.index_map.size_local
-        own_w, own_mu = self._map_w[:n_w], self._map_mu[:n_mu]
+        # owned entries of the mixed vector, by sub-space (a sub-space's owned dofs need
+        # not be owned in the mixed space: select by the mixed space's ownership)
+        n_own = self.ME.dofmap.index_map.size_local
+        own_w = self._map_w[self._map_w < n_own]
+        own_mu = self._map_mu[self._map_mu < n_own]
+        n_w, n_mu = own_w.size, own_mu.size
         for it in range(1, self.newton_max_it + 1):
             self.A.zeroEntries()
             fem_petsc.assemble_matrix(self.A, self.J_form)
