@@ -62,6 +62,7 @@ def _positive3(v: list[float]) -> str | None:
 
 
 PHASE_MODELS = ("single-phase", "two-phase")
+# the same keys as solver.materials.TRANSPORT_MODEL_KEYS
 PHASE_KEYS = ("phase_model", "interface_width", "interface_energy")
 # two-phase defaults (model assumptions, docs/materials.md section 6; the same numbers as
 # solver.materials.phase.INTERFACE_WIDTH_DEFAULT / INTERFACE_ENERGY_DEFAULT)

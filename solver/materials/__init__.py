@@ -39,6 +39,11 @@ OVERRIDABLE_KEYS: tuple[str, ...] = (
     "vegard_c",  # -
 )
 
+# Keys of the case's [material] table that choose the Li transport model rather than
+# change the Material (solver/config.py, solver/phasefield.py): accepted by get_material
+# and left to the transport, so every caller can pass the whole table as overrides.
+TRANSPORT_MODEL_KEYS: tuple[str, ...] = ("phase_model", "interface_width", "interface_energy")
+
 _POSITIVE = {"density", "D_ab_scale", "i0_scale", "i0_ref", "E_ab", "E_c", "G_c"}
 # D_c_over_D_ab = 0 is allowed: strictly 2D transport (verification of the anisotropy)
 _NONNEG = {"Ea_D", "Ea_i0", "D_H3_decades", "D_c_over_D_ab"}
@@ -64,6 +69,7 @@ def _check_value(key, value):
 def get_material(name: str, overrides: dict | None = None) -> Material:
     """Return the material ``name`` (case-insensitive) with optional scalar overrides.
 
+    Keys in TRANSPORT_MODEL_KEYS (the two-phase model's case keys) are ignored here.
     Raises KeyError for an unknown name or override key (the message lists the valid ones)
     and ValueError for an invalid override value.  c_max always equals density/molar_mass.
     """
@@ -72,6 +78,7 @@ def get_material(name: str, overrides: dict | None = None) -> Material:
     if key not in lookup:
         raise KeyError(f"unknown material {name!r}; valid names: {', '.join(MATERIAL_NAMES)}")
     mat = MATERIALS[lookup[key]]
+    overrides = {k: v for k, v in (overrides or {}).items() if k not in TRANSPORT_MODEL_KEYS}
     if not overrides:
         return mat
     bad = [k for k in overrides if k not in OVERRIDABLE_KEYS]
@@ -89,4 +96,5 @@ def get_material(name: str, overrides: dict | None = None) -> Material:
     return new
 
 
-__all__ = ["Material", "get_material", "MATERIAL_NAMES", "OVERRIDABLE_KEYS"]
+__all__ = ["Material", "get_material", "MATERIAL_NAMES", "OVERRIDABLE_KEYS",
+           "TRANSPORT_MODEL_KEYS"]
