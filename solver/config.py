@@ -69,7 +69,7 @@ PHASE_KEYS = ("phase_model", "interface_width", "interface_energy")
 INTERFACE_WIDTH_DEFAULT = "1 um"  # numerical assumption: resolved by h <= 0.25 um
 INTERFACE_ENERGY_DEFAULT = "0.1 J/m^2"  # assumption: no measured H2/H3 value found
 # mesh requirement of the two-phase model: element size <= interface_width / this
-# (measured, docs/theory.md section 9: width error -0.9 % at h = lambda/4, -3.6 % at lambda/2)
+# (measured, docs/theory.md section 7: width error -0.9 % at h = lambda/4, -3.6 % at lambda/2)
 INTERFACE_CELLS = 4.0
 
 
@@ -201,7 +201,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "phase_model": Spec("choice", "Li transport model: 'single-phase' (Fickian with the "
                             "measured chemical D(x) and monotonic OCV) or 'two-phase' "
                             "(Cahn-Hilliard H2-H3 transition with a plateau in the "
-                            "equilibrium OCV; docs/theory.md section 9)", "single-phase",
+                            "equilibrium OCV; docs/theory.md section 7)", "single-phase",
                             choices=PHASE_MODELS),
         "interface_width": Spec("quantity", "two-phase only: H2/H3 interface width lambda "
                                 "(Delta x / max |dx/dz| of the planar front); model "

@@ -1,7 +1,7 @@
 """Two-phase (H2-H3) homogeneous free energy of a layered oxide, for the Cahn-Hilliard model.
 
 No DOLFINx import; numpy here, UFL only when a UFL math namespace is passed (the same
-``m`` convention as the other laws of solver/materials).  See docs/theory.md section 9.
+``m`` convention as the other laws of solver/materials).  See docs/theory.md section 7.
 
 Construction (per mole of Li sites, J/mol; x = Li site fraction):
 
