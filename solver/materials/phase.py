@@ -206,7 +206,10 @@ def common_tangent(mu, x_lo: float, x_hi: float, guess: tuple[float, float],
     sol, info, ier, msg = fsolve(equations, np.asarray(guess, dtype=float), xtol=tol,
                                  full_output=True)
     x1, x2 = float(sol[0]), float(sol[1])
-    if ier != 1 or not x_lo < x1 < x2 < x_hi:
+    # judged on the residual (fsolve may report slow progress at round-off level)
+    res = np.abs(equations(sol)) if x_lo < x1 < x2 < x_hi else np.array([np.inf])
+    scale = abs(mu_s(x1)) + 1.0
+    if not (ier == 1 or res.max() <= 1e-9 * scale) or not x_lo < x1 < x2 < x_hi:
         raise RuntimeError(f"common tangent not found ({msg}); got {sol}")
     return x1, x2, mu_s(x1)
 

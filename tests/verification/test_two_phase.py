@@ -69,6 +69,16 @@ def test_coexistence_reaches_common_tangent_and_conserves_li():
     assert err_lo < 0.01 and err_hi < 0.01, (err_lo, err_hi)
     assert tr.phase_diagnostics()["h3_fraction"] == pytest.approx(0.5, abs=0.05)
     assert max(abs(v - li0) for v in li) <= 1e-12 * li0
+    # restart: a Li field written into w from outside is taken over with its chemical
+    # potential (the equilibrium stays put in a long step)
+    tr2, _ = make_transport(pm, mat)
+    tr2.set_uniform(xc)
+    tr2.w.x.array[:] = tr.w.x.array
+    tr2.accept()
+    tr2.set_state({"dt": 1e5, "current": 0.0, "temperature": mat.T_ref})
+    assert tr2.solve().converged
+    assert np.abs(tr2.w.x.array - tr.w.x.array).max() < 1e-6
+    tr2.destroy()
     tr.destroy()
 
 
