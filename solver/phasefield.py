@@ -86,7 +86,7 @@ class CahnHilliardTransport:
         self.comm: MPI.Comm = pm.mesh.comm
         self.distribution = distribution
         self.newton_tol, self.newton_max_it = newton_tol, newton_max_it
-        self.phase = phase or two_phase_free_energy(material, **self.phase_parameters)
+        self.phase = phase or two_phase_free_energy(material, **self._phase_parameters(material))
         if linear_solver != "direct" and self.comm.rank == 0:
             log.warning("two-phase transport: no iterative solver for the Cahn-Hilliard "
                         "system; using MUMPS (linear_solver = %r ignored)", linear_solver)
@@ -221,6 +221,14 @@ class CahnHilliardTransport:
         self._bordered = None
 
     # ------------------------------------------------------------------ helpers
+    def _phase_parameters(self, material) -> dict:
+        """lambda, gamma: the class's (bound by transport_class), else the material's
+        transport-model fields, else the documented defaults."""
+        params = {k: getattr(material, k, None) for k in ("interface_width",
+                                                         "interface_energy")}
+        params.update(self.phase_parameters)
+        return {k: v for k, v in params.items() if v is not None}
+
     def _sum(self, local: float) -> float:
         return self.comm.allreduce(local, op=MPI.SUM)
 

@@ -100,6 +100,11 @@ class LiTransport:
                 the stress potential (solver/mechanics.py); when given, the two-way
                 coupling treats ``beta (f(x) - f(x_lag))`` implicitly in the Li solve.
         """
+        if getattr(material, "phase_model", "single-phase") != "single-phase":
+            raise ValueError(
+                f"material {material.name} has phase_model = {material.phase_model!r}: "
+                "LiTransport is the single-phase model; build the transport with "
+                "solver.phasefield.transport_class(case) (CahnHilliardTransport)")
         self.pm, self.mesh, self.material = pm, pm.mesh, material
         self.comm: MPI.Comm = pm.mesh.comm
         self.distribution = distribution

@@ -61,6 +61,11 @@ class Material:
     sources: tuple = ()  # ((quantity, source text), ...) for reports
     vegard_a: float | None = None  # -, when set: a(x)/a_ref - 1 = vegard_a (x - 1) (linear)
     vegard_c: float | None = None  # -, when set: c(x)/c_ref - 1 = vegard_c (x - 1) (linear)
+    # Li transport model chosen by the case (not a material law; docs/theory.md section 7):
+    # "two-phase" needs solver.phasefield.CahnHilliardTransport (LiTransport refuses it)
+    phase_model: str = "single-phase"
+    interface_width: float | None = None  # m, two-phase interface width (None: default)
+    interface_energy: float | None = None  # J/m^2, two-phase interface energy (None: default)
     c_max: float = field(init=False)  # mol/m^3 of Li sites = density / molar_mass
 
     def __post_init__(self):

@@ -267,3 +267,19 @@ def test_time_loop_runs_the_two_phase_class(monkeypatch):
     r0, r1 = rows[0], rows[-1]
     assert r0["li_total_mol"] - r1["li_total_mol"] == pytest.approx(r1["li_out_mol"],
                                                                      rel=1e-8)
+
+
+def test_single_phase_transport_refuses_a_two_phase_material():
+    """The case's phase model travels with the Material: LiTransport refuses it, so a
+    time loop that does not yet choose the class fails loudly instead of running the
+    single-phase model."""
+    mat = get_material("NMC811", {"phase_model": "two-phase", "interface_width": 1e-6})
+    assert mat.phase_model == "two-phase" and mat.interface_width == 1e-6
+    with pytest.raises(ValueError, match="transport_class"):
+        LiTransport(bar_particle(1.0, 4, COMM), mat, np.eye(3))
+    with pytest.raises(ValueError, match="phase_model"):
+        get_material("NMC811", {"phase_model": "three-phase"})
+    tr = CahnHilliardTransport(bar_particle(1.0, 4, COMM), mat, np.eye(3),
+                               linear_solver="direct")
+    assert tr.phase.interface_width == 1e-6 and tr.phase.interface_energy == 0.1
+    tr.destroy()
