@@ -66,6 +66,18 @@ def _positive3(v: list[float]) -> str | None:
     return None if all(c > 0 for c in v) else "every entry must be positive"
 
 
+PHASE_MODELS = ("single-phase", "two-phase")
+# the same keys as solver.materials.TRANSPORT_MODEL_KEYS
+PHASE_KEYS = ("phase_model", "interface_width", "interface_energy")
+# two-phase defaults (model assumptions, docs/materials.md section 7; the same numbers as
+# solver.materials.phase.INTERFACE_WIDTH_DEFAULT / INTERFACE_ENERGY_DEFAULT)
+INTERFACE_WIDTH_DEFAULT = "1 um"  # numerical assumption: resolved by h <= 0.25 um
+INTERFACE_ENERGY_DEFAULT = "0.1 J/m^2"  # assumption: no measured H2/H3 value found
+# mesh requirement of the two-phase model: element size <= interface_width / this
+# (measured, docs/theory.md section 8: width error -0.9 % at h = lambda/4, -3.6 % at lambda/2)
+INTERFACE_CELLS = 4.0
+
+
 SCHEMA: dict[str, dict[str, Spec]] = {
     "run": {
         "name": Spec("str", "run name (default: the case file's stem)"),
@@ -191,6 +203,21 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                          "instead of the measured a(x)"),
         "vegard_c": Spec("number", "override: linear lattice law c/c_ref - 1 = vegard_c (x - 1) "
                          "instead of the measured c(x)"),
+        "phase_model": Spec("choice", "Li transport model: 'single-phase' (Fickian with the "
+                            "measured chemical D(x) and monotonic OCV) or 'two-phase' "
+                            "(Cahn-Hilliard H2-H3 transition with a plateau in the "
+                            "equilibrium OCV; docs/theory.md section 8)", "single-phase",
+                            choices=PHASE_MODELS),
+        "interface_width": Spec("quantity", "two-phase only: H2/H3 interface width lambda "
+                                "(Delta x / max |dx/dz| of the planar front); model "
+                                "assumption, needs geometry.mesh_size and "
+                                "surface_mesh_size <= lambda/4 (default 1 um)",
+                                dimension="length", check=_positive),
+        "interface_energy": Spec("quantity", "two-phase only: H2/H3 interface energy gamma; "
+                                 "model assumption (default 0.1 J/m^2); with lambda it "
+                                 "fixes the barrier W = 3 gamma/(4 c_max lambda) and the "
+                                 "gradient coefficient", dimension="surface_energy",
+                                 check=_positive),
     },
     "conditions": {
         "temperature": Spec("quantity", "temperature, inside the material's data range "
@@ -548,6 +575,7 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     if values["grains"]["centres_file"] is not None:
         resolved["grains"]["centres_file"] = values["grains"]["centres_file"]
     material = _check_material(source, values["material"])
+    _check_phase_model(source, values, resolved)
     temperature = values["conditions"]["temperature"]
     _check_temperature(source, "conditions.temperature", temperature,
                        resolved["conditions"]["temperature"], material)
@@ -569,6 +597,16 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     except ProtocolError as exc:
         raise CaseError(source, exc.key, exc.message) from None
 
+    if values["material"]["phase_model"] == "two-phase":
+        # not combined yet: the Cahn-Hilliard transport has no potentiostatic control and
+        # no active-fraction field (solver/phasefield.py)
+        if values["defects"]["model"] != "none":
+            raise CaseError(source, "defects.model", "the lattice-defect model is not "
+                            "combined with material.phase_model = 'two-phase' yet")
+        holds = [p.key for p in steps if p.kind == "hold"]
+        if holds:
+            raise CaseError(source, f"{holds[0]}.type", "constant-voltage holds are not "
+                            "available with material.phase_model = 'two-phase' yet")
     if values["defects"]["model"] != "none" and values["mechanics"]["coupling"] == "none":
         raise CaseError(source, "defects.model", "the defect model acts through the "
                         "elasticity: set mechanics.coupling = 'one-way' or 'two-way'")
@@ -762,7 +800,8 @@ def _check_particle(source: str, values: dict[str, Any], base: Path) -> None:
 def _check_material(source: str, m: dict[str, Any]):
     from solver.materials import MATERIAL_NAMES, get_material
 
-    overrides = {k: v for k, v in m.items() if k != "name" and v is not None}
+    overrides = {k: v for k, v in m.items()
+                 if k != "name" and k not in PHASE_KEYS and v is not None}
     try:
         return get_material(m["name"], overrides)
     except KeyError as exc:
@@ -781,6 +820,37 @@ def _check_temperature(source: str, key: str, T: float, given: Any,
         if isinstance(given, str) and given.split()[-1:] != ["K"]:
             problem = f"{given!r} = {problem}"
         raise CaseError(source, key, problem)
+
+
+def _check_phase_model(source: str, values: dict[str, Any], resolved: dict[str, Any]) -> None:
+    """Two-phase parameters: only with phase_model = 'two-phase' (defaults filled there),
+    resolved by the mesh, and not with the monolithic two-way Newton."""
+    m, r = values["material"], resolved["material"]
+    if m["phase_model"] != "two-phase":
+        for key in ("interface_width", "interface_energy"):
+            if m[key] is not None:
+                raise CaseError(source, f"material.{key}",
+                                "only used with material.phase_model = 'two-phase'")
+        return
+    for key, default in (("interface_width", INTERFACE_WIDTH_DEFAULT),
+                         ("interface_energy", INTERFACE_ENERGY_DEFAULT)):
+        if m[key] is None:
+            m[key], r[key] = _read_value(source, f"material.{key}", SCHEMA["material"][key],
+                                         default)
+    g = values["geometry"]
+    limit = m["interface_width"] / INTERFACE_CELLS
+    for key in ("mesh_size", "surface_mesh_size"):
+        h = g.get(key)
+        if h is not None and h > limit * (1.0 + 1e-12):
+            raise CaseError(source, f"geometry.{key}",
+                            f"{h * 1e6:.4g} um does not resolve the H2/H3 interface: the "
+                            f"two-phase model needs <= interface_width/{INTERFACE_CELLS:g} "
+                            f"= {limit * 1e6:.4g} um")
+    mech = values["mechanics"]
+    if mech["coupling"] == "two-way" and mech["scheme"] == "monolithic":
+        raise CaseError(source, "mechanics.scheme",
+                        "the monolithic two-way Newton does not take the two-phase "
+                        "(Cahn-Hilliard) transport; set mechanics.scheme = 'staggered'")
 
 
 def load_case(path: str | Path, sets: list[str] | None = None) -> Case:

@@ -106,6 +106,11 @@ class MonolithicSolver:
             linear_solver: "direct" (MUMPS) or "iterative" (GMRES + field split).
             tol: Newton tolerance on max |update| of w, s (RT units), u (um) and V (V).
         """
+        if not getattr(transport, "supports_monolithic", True):
+            raise NotImplementedError(
+                f"the monolithic two-way Newton does not take {type(transport).__name__} "
+                "(two-phase Cahn-Hilliard transport: mixed (w, mu) unknowns); use "
+                "mechanics.scheme = 'staggered'")
         tr, mech = self.tr, self.mech = transport, mechanics
         self.comm: MPI.Comm = tr.comm
         self.tol, self.max_it = tol, max_it

@@ -61,7 +61,7 @@ class ElectrochemicalProblem:
         from solver.coupling import CoupledSolver
         from solver.grains import GrainDiagnostics, cell_rotations
         from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
-        from solver.transport import LiTransport
+        from solver.phasefield import transport_class
 
         t0 = time.perf_counter()
         num, mech_case = case["numerics"], case["mechanics"]
@@ -74,7 +74,9 @@ class ElectrochemicalProblem:
             from solver.defects import DefectFields
 
             defect_fields = DefectFields(pm.mesh)
-        tr = LiTransport(pm, material, rotation, degree=case["geometry"]["degree"],
+        transport = transport_class(case)  # single-phase LiTransport or Cahn-Hilliard
+        extra = {"active_fraction": defect_fields.active} if defect_fields else {}
+        tr = transport(pm, material, rotation, degree=case["geometry"]["degree"],
                          facet_activity=activity,
                          local_stress_potential=(
                              (lambda x, T: local_stress_potential(material, x, T))
@@ -83,7 +85,7 @@ class ElectrochemicalProblem:
                          distribution=case["kinetics"]["distribution"],
                          linear_solver=num["linear_solver"], petsc_options=num["petsc"],
                          newton_tol=num["newton_tol"], newton_max_it=num["newton_max_it"],
-                         active_fraction=defect_fields.active if defect_fields else None)
+                         **extra)
         if two_way:
             tr.beta.value = implicit_fraction(material)
         mech = None

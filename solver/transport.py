@@ -79,6 +79,8 @@ class NewtonResult:
 class LiTransport:
     """Li diffusion in one particle with a galvanostatic surface; see the module docstring."""
 
+    _active_form = None  # ∫ a dx with an active fraction a (subclasses without one: None)
+
     def __init__(self, pm: ParticleMesh, material, rotations: np.ndarray, *, degree: int = 1,
                  quadrature_degree: int = 4, distribution: str = "butler-volmer",
                  linear_solver: str = "iterative", petsc_options: dict | None = None,
@@ -104,6 +106,11 @@ class LiTransport:
                 multiplies the Li storage (the mass term) and the mobility, and the Li
                 integrals count only active sites (x_mean = ∫ a x / ∫ a).
         """
+        if getattr(material, "phase_model", "single-phase") != "single-phase":
+            raise ValueError(
+                f"material {material.name} has phase_model = {material.phase_model!r}: "
+                "LiTransport is the single-phase model; build the transport with "
+                "solver.phasefield.transport_class(case) (CahnHilliardTransport)")
         self.pm, self.mesh, self.material = pm, pm.mesh, material
         self.comm: MPI.Comm = pm.mesh.comm
         self.distribution = distribution

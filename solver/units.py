@@ -24,6 +24,7 @@ UNITS: dict[str, dict[str, float]] = {
                     "um^2/s": 1e-12, "um2/s": 1e-12},
     "molar_energy": {"J/mol": 1.0, "kJ/mol": 1e3, "eV": 96485.33212},
     "density": {"kg/m^3": 1.0, "kg/m3": 1.0, "g/cm^3": 1e3, "g/cm3": 1e3},
+    "surface_energy": {"J/m^2": 1.0, "J/m2": 1.0, "mJ/m^2": 1e-3, "mJ/m2": 1e-3},
     "pressure": {"Pa": 1.0, "kPa": 1e3, "MPa": 1e6, "GPa": 1e9},
     "current_density": {"A/m^2": 1.0, "A/m2": 1.0, "mA/cm^2": 10.0, "mA/cm2": 10.0},
     # heating/cooling rate (a temperature difference per time: not affine)
@@ -48,6 +49,7 @@ def example(dimension: str) -> str:
         "molar_energy": "'12 kJ/mol'", "density": "'4.8 g/cm^3'",
         "current_density": "'1 A/m^2'", "temperature": "'25 degC'", "pressure": "'200 GPa'",
         "temperature_rate": "'5 K/min'",
+        "surface_energy": "'0.1 J/m^2'",
     }
     return examples.get(dimension, "")
 

@@ -39,6 +39,14 @@ OVERRIDABLE_KEYS: tuple[str, ...] = (
     "vegard_c",  # -
 )
 
+# Keys of the case's [material] table that choose the Li transport model rather than a
+# material law (solver/config.py, solver/phasefield.py): carried by the Material so that
+# the transport built from it can check it is the right one (LiTransport refuses
+# "two-phase").  phase_model: "single-phase" | "two-phase"; interface_width [m] and
+# interface_energy [J/m^2] positive or None (defaults of solver/materials/phase.py).
+TRANSPORT_MODEL_KEYS: tuple[str, ...] = ("phase_model", "interface_width", "interface_energy")
+PHASE_MODELS: tuple[str, ...] = ("single-phase", "two-phase")
+
 _POSITIVE = {"density", "D_ab_scale", "i0_scale", "i0_ref", "E_ab", "E_c", "G_c"}
 # D_c_over_D_ab = 0 is allowed: strictly 2D transport (verification of the anisotropy)
 _NONNEG = {"Ea_D", "Ea_i0", "D_H3_decades", "D_c_over_D_ab"}
@@ -61,9 +69,30 @@ def _check_value(key, value):
     return v
 
 
+def _check_model(model: dict) -> dict:
+    out = {}
+    for key, value in model.items():
+        if key == "phase_model":
+            if value is None:
+                value = "single-phase"
+            if value not in PHASE_MODELS:
+                raise ValueError(f"phase_model must be one of {PHASE_MODELS}, got {value!r}")
+            out[key] = value
+        elif value is None:
+            out[key] = None
+        else:
+            v = _check_value(key, value)
+            if v <= 0:
+                raise ValueError(f"{key!r} must be > 0, got {v}")
+            out[key] = v
+    return out
+
+
 def get_material(name: str, overrides: dict | None = None) -> Material:
     """Return the material ``name`` (case-insensitive) with optional scalar overrides.
 
+    Keys in TRANSPORT_MODEL_KEYS (the two-phase model's case keys) set the Material's
+    transport-model fields.
     Raises KeyError for an unknown name or override key (the message lists the valid ones)
     and ValueError for an invalid override value.  c_max always equals density/molar_mass.
     """
@@ -72,6 +101,10 @@ def get_material(name: str, overrides: dict | None = None) -> Material:
     if key not in lookup:
         raise KeyError(f"unknown material {name!r}; valid names: {', '.join(MATERIAL_NAMES)}")
     mat = MATERIALS[lookup[key]]
+    overrides = dict(overrides or {})
+    model = {k: overrides.pop(k) for k in TRANSPORT_MODEL_KEYS if k in overrides}
+    if model:
+        mat = dataclasses.replace(mat, **_check_model(model))
     if not overrides:
         return mat
     bad = [k for k in overrides if k not in OVERRIDABLE_KEYS]
@@ -89,4 +122,5 @@ def get_material(name: str, overrides: dict | None = None) -> Material:
     return new
 
 
-__all__ = ["Material", "get_material", "MATERIAL_NAMES", "OVERRIDABLE_KEYS"]
+__all__ = ["Material", "get_material", "MATERIAL_NAMES", "OVERRIDABLE_KEYS",
+           "TRANSPORT_MODEL_KEYS", "PHASE_MODELS"]

@@ -33,6 +33,9 @@ CONSTANT_DISPLAY: dict[str, tuple[str, float, str]] = {
     "T_ref": ("K", 1.0, "reference temperature of the fitted laws"),
     "temperature_range_K": ("K", 1.0, "temperatures at which the laws are taken to hold"),
     "D_ab_scale": ("–", 1.0, "factor on D_ab(x)"),
+    "phase_model": ("–", 1.0, "Li transport model: single-phase or two-phase (H2-H3)"),
+    "interface_width": ("µm", 1e6, "two-phase: H2/H3 interface width (None: default)"),
+    "interface_energy": ("J/m²", 1.0, "two-phase: H2/H3 interface energy (None: default)"),
     "D_ab_const": ("m²/s", 1.0, "constant D_ab at T_ref replacing D_ab(x) (None: the law)"),
     "D_c_over_D_ab": ("–", 1.0, "c-axis / ab-plane diffusivity"),
     "Ea_D": ("kJ/mol", 1e-3, "activation energy of D"),
@@ -119,6 +122,11 @@ class Material:
     # law; status "data", "derived", "proxy", "assumption" or "user" (may combine), for
     # chemomech materials and docs/materials.md
     parameter_sources: tuple = ()
+    # Li transport model chosen by the case (not a material law; docs/theory.md section 8):
+    # "two-phase" needs solver.phasefield.CahnHilliardTransport (LiTransport refuses it)
+    phase_model: str = "single-phase"
+    interface_width: float | None = None  # m, two-phase interface width (None: default)
+    interface_energy: float | None = None  # J/m^2, two-phase interface energy (None: default)
     c_max: float = field(init=False)  # mol/m^3 of Li sites = density / molar_mass
 
     def __post_init__(self):

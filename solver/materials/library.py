@@ -216,6 +216,12 @@ def _parameter_sources(name: str) -> tuple[tuple[str, str, str], ...]:
         "temperature_range_K": (_SRC_T_RANGE, "assumption"),
         "D_ab_scale": ("user parameter (1: the law as sourced)", "user"),
         "D_ab_const": ("user parameter (None: the D_ab(x) law)", "user"),
+        "phase_model": ("user choice of the Li transport model (docs/theory.md section 8)",
+                        "user"),
+        "interface_width": ("two-phase only; None: the default 1 um (numerical choice, "
+                            "resolved by h <= lambda/4)", "user, assumption"),
+        "interface_energy": ("two-phase only; None: the default 0.1 J/m^2 (no measured "
+                             "H2/H3 interface energy found)", "user, assumption"),
         "D_c_over_D_ab": ("c-axis transport nearly blocked (Kang & Ceder, PRB 74, 094105 "
                           "(2006); LCO tracer data, Batteries 10, 446 (2024)); no measured "
                           "ratio", "assumption"),
