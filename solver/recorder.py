@@ -10,7 +10,8 @@ collective field writers and the checkpoint gather.
 with the charge and discharge capacity of the cycle (the capacities of its charge-side
 steps, constant current and holds, and of its discharge-side steps), the coulombic
 efficiency (discharge/charge), the retention (discharge capacity against that of the
-first cycle), and the strain heterogeneity (std of the (003) strain) at the cycle's end.
+first cycle), and, at the cycle's end, the strain heterogeneity (std of the (003) strain),
+the residual strain (mean, std) and the inactive fraction of the defect model.
 It is rewritten from the protocol-step records at every cycle end, so a restart leaves it
 consistent.
 """
