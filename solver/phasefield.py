@@ -333,16 +333,7 @@ class CahnHilliardTransport:
         own_mu = self._map_mu[self._map_mu < n_own]
         n_w, n_mu = own_w.size, own_mu.size
         for it in range(1, self.newton_max_it + 1):
-            self.A.zeroEntries()
-            fem_petsc.assemble_matrix(self.A, self.J_form)
-            self.A.assemble()
-            for vec, form in ((self.Fvec, self.F_form), (self.cvec, self.c_form)):
-                with vec.localForm() as loc:
-                    loc.set(0.0)
-                fem_petsc.assemble_vector(vec, form)
-                vec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
-            G = self.scalar(self.G_form)
-            d = self.scalar(self.d_form)
+            G, d = LiTransport._assemble_newton_system(self)
             if not (np.isfinite(G) and np.isfinite(d) and np.isfinite(self.Fvec.norm())):
                 return NewtonResult(False, it, it, "non-finite residual")
             self.Fvec.scale(-1.0)
@@ -351,10 +342,7 @@ class CahnHilliardTransport:
                 return NewtonResult(False, it, it, "linear solve failed "
                                     f"({self.ksp.getConvergedReason()})")
             if bv:
-                with self.bvec.localForm() as loc:
-                    loc.set(0.0)
-                fem_petsc.assemble_vector(self.bvec, self.b_form)
-                self.bvec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+                LiTransport._assemble_b(self)
                 self.ksp.solve(self.bvec, self.y2)
                 denom = d - self.cvec.dot(self.y2)
                 if not np.isfinite(denom) or denom == 0.0:

@@ -332,16 +332,7 @@ class LiTransport:
         ksp_total = 0
         self._ensure_linear_system()
         for it in range(1, self.newton_max_it + 1):
-            self.A.zeroEntries()
-            fem_petsc.assemble_matrix(self.A, self.J_form)
-            self.A.assemble()
-            for vec, form in ((self.Fvec, self.F_form), (self.cvec, self.c_form)):
-                with vec.localForm() as loc:
-                    loc.set(0.0)
-                fem_petsc.assemble_vector(vec, form)
-                vec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
-            G = self.scalar(self.G_form)
-            d = self.scalar(self.d_form)
+            G, d = self._assemble_newton_system()
             if not (np.isfinite(G) and np.isfinite(d) and np.isfinite(self.Fvec.norm())):
                 return NewtonResult(False, it, ksp_total, "non-finite residual")
             self.Fvec.scale(-1.0)
@@ -385,6 +376,19 @@ class LiTransport:
             if damp == 1.0 and dw_max < self.newton_tol and abs(dV) < self.newton_tol:
                 return NewtonResult(True, it, ksp_total)
         return NewtonResult(False, self.newton_max_it, ksp_total, "Newton did not converge")
+
+    def _assemble_newton_system(self) -> tuple[float, float]:
+        """Assemble A = dF/dw, F, c = dG/dw of the present state; return (G, d = dG/dV).
+        Shared with solver/phasefield.py (same attribute names on the mixed space)."""
+        self.A.zeroEntries()
+        fem_petsc.assemble_matrix(self.A, self.J_form)
+        self.A.assemble()
+        for vec, form in ((self.Fvec, self.F_form), (self.cvec, self.c_form)):
+            with vec.localForm() as loc:
+                loc.set(0.0)
+            fem_petsc.assemble_vector(vec, form)
+            vec.ghostUpdate(PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+        return self.scalar(self.G_form), self.scalar(self.d_form)
 
     def _assemble_b(self) -> None:
         """b = dF/dV (the surface column of the Newton system)."""
