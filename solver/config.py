@@ -290,7 +290,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         **{k: Spec("quantity" if dim not in ("number",) else "number",
                    f"{doc} (default: solver/materials/defects.py, with its source)",
                    dimension="" if dim == "number" else dim,
-                   check=_positive)
+                   check=_nonnegative if k == "barrier_shift" else _positive)
            for k, (dim, doc) in _DEFECT_KEYS.items()},
     },
     "numerics": {
@@ -302,6 +302,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                        check=_positive),
         "max_dx": Spec("number", "target largest change of x in one step (dt adapts)",
                        0.02, check=_open_unit),
+        "predictor": Spec("bool", "start the Li Newton of Li-only and one-way steps from an "
+                          "extrapolation of the last step (solver/predictor.py; fewer "
+                          "iterations, the same solution to newton_tol)", True),
         "newton_max_it": Spec("int", "Newton iterations before a step is cut back", 12,
                               check=lambda v: None if v >= 1 else "must be >= 1"),
         "newton_tol": Spec("number", "Newton tolerance on the max update of the Li "

@@ -223,7 +223,7 @@ class Driver:
             "step_charge_mAh_g": seg.charge_C * self.cap_scale,
             **{k: float(last.get(k, float("nan"))) for k in (
                 "strain_003_std", "residual_strain_mean", "residual_strain_std",
-                "inactive_fraction")}})
+                "inactive_fraction", "li_barrier_shift_mean_eV")}})
         if self.rank0:
             log.info("protocol step %d ended by %s at t = %.6g s, V = %.5f V, %.3f mAh/g",
                      state.protocol_index, reason, state.time_s, p.voltage_accepted,

@@ -62,6 +62,7 @@ class ElectrochemicalProblem:
         from solver.grains import GrainDiagnostics, cell_rotations
         from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
         from solver.phasefield import transport_class
+        from solver.transport import LiTransport
 
         t0 = time.perf_counter()
         num, mech_case = case["numerics"], case["mechanics"]
@@ -75,7 +76,13 @@ class ElectrochemicalProblem:
 
             defect_fields = DefectFields(pm.mesh)
         transport = transport_class(case)  # single-phase LiTransport or Cahn-Hilliard
-        extra = {"active_fraction": defect_fields.active} if defect_fields else {}
+        extra = {}
+        if defect_fields is not None:
+            from solver.defects import mobility_factor
+
+            extra = {"active_fraction": defect_fields.active,
+                     "mobility_factor": mobility_factor(defect_fields,
+                                                        defect_parameters(case))}
         tr = transport(pm, material, rotation, degree=case["geometry"]["degree"],
                          facet_activity=activity,
                          local_stress_potential=(
@@ -105,7 +112,8 @@ class ElectrochemicalProblem:
         self.stepper = CoupledSolver(tr, mech, mech_case["coupling"],
                                      mech_case["coupling_tol"], mech_case["coupling_max_it"],
                                      mech_case["coupling_acceleration"], self.scheme,
-                                     self.linear, mech_case["monolithic_petsc"])
+                                     self.linear, mech_case["monolithic_petsc"],
+                                     predictor=num["predictor"] and isinstance(tr, LiTransport))
         self.tr, self.mech = tr, mech
         self.grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
         self.mass = material.density * tr.volume_m3  # kg
@@ -141,6 +149,11 @@ class ElectrochemicalProblem:
             ck.restore_state(arrays, tr, mech, path, funcs=funcs)
             mono.restore_predictor(funcs, meta["predictor"])
             del funcs
+        li_pred = self.stepper.predictor
+        if li_pred is not None and meta.get("li_predictor") is not None:
+            funcs = li_pred.functions()
+            ck.restore_state(arrays, tr, mech, path, funcs=funcs)
+            li_pred.restore(funcs, meta["li_predictor"])
         if self.defects is not None:
             ck.restore_state(arrays, tr, mech, path, funcs=self.defects.functions())
             self.defects.set_total()
@@ -155,10 +168,14 @@ class ElectrochemicalProblem:
         mono = self.stepper.monolithic
         pred = mono.predictor_state() if mono is not None else None
         extra = dict(pred[0]) if pred else {}
+        li = self.stepper.predictor.state() if self.stepper.predictor is not None else None
+        if li is not None:
+            extra.update(li[0])
         if self.defects is not None:
             extra.update(self.defects.functions())
         arrays = ck.gather_state(self.tr, self.mech, extra=extra)
-        return arrays, {"V": float(self.tr.V.value), "predictor": pred[1] if pred else None}
+        return arrays, {"V": float(self.tr.V.value), "predictor": pred[1] if pred else None,
+                        "li_predictor": li[1] if li else None}
 
     # ------------------------------------------------------------------ stepping
     def solve(self, controls: Controls):
