@@ -107,6 +107,7 @@ class ElectrochemicalProblem:
                                      mech_case["coupling_acceleration"], self.scheme,
                                      self.linear, mech_case["monolithic_petsc"])
         self.tr, self.mech = tr, mech
+        self.stepper_max_it = mech_case["coupling_max_it"]
         self.grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
         self.mass = material.density * tr.volume_m3  # kg
         self.unknowns = tr.V_space.dofmap.index_map.size_global + 1
@@ -205,6 +206,23 @@ class ElectrochemicalProblem:
         x_old = 1.0 / (1.0 + np.exp(-tr.w_old.x.array[:n]))
         local = float(np.abs(x_new - x_old).max()) if n else 0.0
         return self.comm.allreduce(local, op=MPI.MAX)
+
+    @property
+    def coupling_max_it(self) -> int:
+        """Coupling passes before a step is cut back (the driver's dt growth uses it)."""
+        return self.stepper_max_it
+
+    def progress_text(self, state, row: dict) -> str:
+        """The progress line after an accepted step."""
+        q = state.charge_C / (3.6 * self.mass * 1e3)  # mAh/g
+        return (f"step {state.step:5d}  t = {state.time_s:9.2f} s  dt = {row['dt_s']:8.3g} s"
+                f"  V = {self.voltage:.4f} V  Q = {q:7.2f} mAh/g  x = [{row['x_min']:.3f}, "
+                f"{row['x_max']:.3f}]")
+
+    def step_summary(self, seg, row: dict) -> str:
+        """End-of-protocol-step text: voltage and the step's capacity."""
+        return (f"V = {self.voltage_accepted:.5f} V, "
+                f"{abs(seg.charge_C) / (3.6 * self.mass * 1e3):.3f} mAh/g")
 
     # ------------------------------------------------------------------ reporting
     def diagnostics(self) -> dict:
