@@ -5,8 +5,8 @@ The driver walks the protocol's steps (solver/protocol/) and advances a physics 
 backward-Euler steps whose size it controls.  What it asks of a problem: ``solve``,
 ``accept``, ``reject``, ``voltage``, ``voltage_accepted``, ``surface_current``,
 ``li_out_rate``, ``max_x_change``, ``mass``, ``coupling_max_it``, ``progress_text`` and
-``step_summary`` (the last two: its one-line texts); of the recorder: ``row``,
-``fields_now``, ``checkpoint``, ``cycles``, ``every``, ``rows``.
+``step_summary`` (the last two: its one-line texts), optionally ``checks_petsc_options``;
+of the recorder: ``row``, ``fields_now``, ``checkpoint``, ``cycles``, ``every``, ``rows``.
 
 * dt grows when a step changes x by less than ``numerics.max_dx`` and converges easily,
   and is cut in half when the nonlinear solve fails (the run gives up below ``dt_min``);
@@ -115,7 +115,9 @@ class Driver:
         self.field_every = case["output"]["field_every"]
         self.cap_scale = 1.0 / (3.6 * problem.mass * 1e3)  # C -> mAh/g
         self.progress = Progress(comm)
-        self._options_checked = False  # the case's PETSc options all read (first solve)
+        # the case's PETSc options all read (first solve); a problem without PETSc tables
+        # in its case (synthesis) says so with checks_petsc_options = False
+        self._options_checked = not getattr(problem, "checks_petsc_options", True)
 
     def run(self, state: RunState, resumed: bool) -> str:
         """Run from ``state`` to the end of the protocol; 'completed' or 'max_steps'.
