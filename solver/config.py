@@ -387,6 +387,11 @@ class Case:
         return self.values[section]
 
     @property
+    def problem(self) -> str:
+        """'electrochemical', or 'synthesis' for a calcination case (solver/synthesis/)."""
+        return "synthesis" if "synthesis" in self.values else "electrochemical"
+
+    @property
     def name(self) -> str:
         return self.values["run"]["name"]
 
@@ -551,6 +556,10 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     """
     if not isinstance(raw, dict):
         raise CaseError(source, "", "expected a TOML table")
+    if "synthesis" in raw:  # a calcination case: its own schema (solver/synthesis/config.py)
+        from solver.synthesis.config import validate_synthesis
+
+        return validate_synthesis(raw, source, stem, base_dir)
     allowed = set(SCHEMA) | {"protocol"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
