@@ -74,8 +74,17 @@ class ElectrochemicalProblem:
             from solver.defects import DefectFields
 
             defect_fields = DefectFields(pm.mesh)
+        self.seed = None  # the end state of a synthesis run (solver/synthesis/carryover.py)
+        if case["conditions"].get("from_synthesis"):
+            from pathlib import Path
+
+            from solver.synthesis.carryover import SynthesisSeed
+
+            self.seed = SynthesisSeed(pm.mesh, Path(case["conditions"]["from_synthesis"]))
         transport = transport_class(case)  # single-phase LiTransport or Cahn-Hilliard
         extra = {"active_fraction": defect_fields.active} if defect_fields else {}
+        if self.seed is not None:
+            extra = {"active_fraction": self.seed.active}
         tr = transport(pm, material, rotation, degree=case["geometry"]["degree"],
                          facet_activity=activity,
                          local_stress_potential=(
@@ -94,7 +103,10 @@ class ElectrochemicalProblem:
                               quadrature_degree=num["quadrature_degree"],
                               linear_solver=mech_case["linear_solver"],
                               petsc_options=mech_case["petsc"],
-                              residual_eigenstrain=defect_fields is not None)
+                              residual_eigenstrain=(defect_fields is not None
+                                                    or self.seed is not None))
+            if self.seed is not None:
+                self.seed.set_eigenstrain(tr, mech)
         self.defects = None
         if defect_fields is not None:
             from solver.defects import DefectModel
@@ -230,8 +242,12 @@ class ElectrochemicalProblem:
         d = self.tr.diagnostics()
         md = (self.mech.diagnostics() if self.mech is not None
               else dict.fromkeys(MECHANICS_COLUMNS, float("nan")))
-        dd = (self.defects.diagnostics() if self.defects is not None
-              else dict.fromkeys(DEFECT_COLUMNS, float("nan")))
+        if self.defects is not None:
+            dd = self.defects.diagnostics()
+        elif self.seed is not None:
+            dd = self.seed.diagnostics(self.tr)
+        else:
+            dd = dict.fromkeys(DEFECT_COLUMNS, float("nan"))
         return {**d, **md, **dd, **self.grains.grain_boundary_stress()}
 
     def grain_table(self):
@@ -243,8 +259,11 @@ class ElectrochemicalProblem:
 
         if outdir is None or not (out["vtx"] or out["pvd"]):
             return None
+        defects = self.defects  # a synthesis seed shows its fields the same way
+        if defects is None and self.seed is not None and self.mech is not None:
+            defects = self.seed
         return FieldWriter(outdir, self.tr, self.mech, vtx=out["vtx"], pvd=out["pvd"],
-                           stem=stem, defects=self.defects)
+                           stem=stem, defects=defects)
 
     def destroy(self) -> None:
         self.stepper.destroy()

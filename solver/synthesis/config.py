@@ -11,6 +11,7 @@ raised before any mesh or folder exists.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from solver.config import (
 )
 from solver.materials.synthesis import CASE_KEYS
 
+END_FILE = "synthesis_end.npz"  # the end state a follow-up electrochemical run reads
 STEP_KINDS = ("temperature", "rest", "anneal")  # what a temperature program is made of
 T_RANGE = (273.15, 1473.15)  # K: 0-1200 degC, where the calcination laws are applied
 
@@ -170,3 +172,36 @@ def _protocol(source: str, entries: Any, T0: float):
                               distribution="uniform", check_temperature=check_temperature)
     except ProtocolError as exc:
         raise CaseError(source, exc.key, exc.message) from None
+
+
+def check_run_dir(path: Path) -> str | None:
+    """Why ``path`` is not a finished synthesis run folder, or None (cheap, no MPI)."""
+    if not path.is_dir():
+        return f"{path}: no such folder"
+    resolved = path / "case.resolved.toml"
+    if not resolved.is_file():
+        return f"{path}: not a run folder (no case.resolved.toml)"
+    import tomllib
+
+    try:
+        data = tomllib.loads(resolved.read_text())
+    except (OSError, ValueError) as exc:
+        return f"{resolved}: unreadable ({exc})"
+    if "synthesis" not in data:
+        return f"{path}: not a synthesis run (its case has no [synthesis] table)"
+    try:
+        status = json.loads((path / "status.json").read_text()).get("status")
+    except (OSError, ValueError):
+        status = None
+    if status != "completed":
+        return f"{path}: the synthesis run has not completed (status {status!r})"
+    if not (path / END_FILE).is_file():
+        return f"{path}: no {END_FILE} (the end state of the synthesis run)"
+    return None
+
+
+def synthesis_geometry(path: Path) -> dict:
+    """The [geometry] table of the synthesis run's resolved case."""
+    import tomllib
+
+    return tomllib.loads((path / "case.resolved.toml").read_text()).get("geometry", {})

@@ -18,10 +18,10 @@ import numpy as np
 from mpi4py import MPI
 
 from solver.protocol.state import RunState
+from solver.synthesis.config import END_FILE
 
 log = logging.getLogger("chemomech")
 
-END_FILE = "synthesis_end.npz"
 
 
 def run_synthesis(case, outdir: Path | None, comm: MPI.Comm, max_steps: int | None = None):
@@ -52,9 +52,10 @@ def finish_outputs(case, outdir: Path, rows: list[dict], end: dict, params) -> N
     """End state, refinement table and figure (rank 0)."""
     from solver.synthesis import report
 
+    phi_l = 1.0 - (1.0 - params.porosity_precursor) * params.V_layered / params.V_precursor
     np.savez(outdir / END_FILE, **end,
              disorder_inactive=params.disorder_inactive, mismatch_a=params.mismatch_a,
-             mismatch_c=params.mismatch_c)
+             mismatch_c=params.mismatch_c, porosity_layered=phi_l)
     table = report.refinement(rows, case["synthesis"]["report_temperatures"], params)
     log.info("refinement: %s", report.write_refinement(outdir, table))
     for r in table:
