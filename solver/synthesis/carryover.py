@@ -66,7 +66,7 @@ class SynthesisSeed:
         self.porosity = fem.Function(S0, name="synthesis_porosity")
         self.f = self._Fields(self.phi)
         ncell = mesh.topology.index_map(3).size_local + mesh.topology.index_map(3).num_ghosts
-        geo = mesh.geometry.x[mesh.geometry.dofmap[:ncell]]  # um
+        geo = mesh.geometry.x[mesh.geometry.dofmaps[0][:ncell]]  # um
         from scipy.spatial import cKDTree
 
         from solver.scaling import LENGTH_UNIT

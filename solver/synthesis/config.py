@@ -23,6 +23,7 @@ from solver.config import (
     _check_geometry,
     _check_orientation,
     _check_particle,
+    _nonnegative,
     _open_unit,
     _positive,
     _read_section,
@@ -54,7 +55,8 @@ SYNTHESIS_SCHEMA: dict[str, Spec] = {
                f"{doc} (default: solver/materials/synthesis.py, with its source)",
                dimension=_DIM[dim],
                check=(_fraction_below_one if k == "porosity_precursor"
-                      else _open_unit if k == "disorder_inactive" else _positive))
+                      else _open_unit if k == "disorder_inactive"
+                      else _nonnegative if k.startswith("Ea_") else _positive))
        for k, (dim, doc) in CASE_KEYS.items()},
 }
 

@@ -332,22 +332,26 @@ class SynthesisProblem:
         return _Writer(io, self.comm, outdir, stem, funcs, out["vtx"], out["pvd"])
 
     def end_state(self) -> dict[str, np.ndarray] | None:
-        """Cell-midpoint coordinates [m] and the P1 fields there (the mean of the
-        cell's vertex values), gathered on rank 0 and sorted by coordinates (so the
-        same on any number of ranks); None on the other ranks (collective)."""
+        """Cell-midpoint coordinates [m], cell volumes [m^3] and the P1 fields at the
+        midpoints (the mean of the cell's vertex values), gathered on rank 0 and sorted
+        by coordinates (the same on any number of ranks); None on the other ranks
+        (collective)."""
         mesh = self.mesh
         ncell = mesh.topology.index_map(3).size_local
-        geo = mesh.geometry.x[mesh.geometry.dofmap[:ncell]]  # (ncell, 4, 3) um
+        geo = mesh.geometry.x[mesh.geometry.dofmaps[0][:ncell]]  # (ncell, 4, 3) um
         mid = geo.mean(axis=1) * LENGTH_UNIT
+        edges = geo[:, 1:, :] - geo[:, :1, :]
+        vol = np.abs(np.linalg.det(edges)) / 6.0 * LENGTH_UNIT**3  # m^3 (straight tets)
         dofs = self.V.dofmap.list[:ncell]
         vals = {k: self.fields[k].x.array[dofs].mean(axis=1) for k in self.fields}
+        vals["cell_volume_m3"] = vol
         parts = self.comm.gather((mid, vals), root=0)
         if self.comm.rank != 0:
             return None
         xyz = np.concatenate([p[0] for p in parts])
         order = np.lexsort((xyz[:, 2], xyz[:, 1], xyz[:, 0]))
         res = {"cell_midpoints_m": xyz[order]}
-        for k in self.fields:
+        for k in parts[0][1]:
             res[k] = np.concatenate([p[1][k] for p in parts])[order]
         return res
 
