@@ -35,6 +35,15 @@ import numpy as np
 
 from solver.materials.data import R_GAS
 
+PHASES = ("precursor", "layered", "rock_salt")
+RADIAL_BINS = 5  # equal shells in the normalised radius rho = |x / semi-axes| (0..1)
+
+
+def radial_columns() -> list[str]:
+    """Names of the radial-profile columns: <phase>_rho<centre>, centres 0.1 ... 0.9."""
+    centres = (np.arange(RADIAL_BINS) + 0.5) / RADIAL_BINS
+    return [f"{ph}_rho{c:.1f}" for ph in (*PHASES, "porosity") for c in centres]
+
 
 @dataclass
 class LocalUpdate:

@@ -46,18 +46,9 @@ from solver.materials.synthesis import DEFAULTS, SynthesisParameters
 from solver.protocol import Controls
 from solver.scaling import LENGTH_UNIT
 from solver.synthesis import kinetics as kin
+from solver.synthesis.kinetics import PHASES, RADIAL_BINS, radial_columns
 
 log = logging.getLogger("chemomech")
-
-PHASES = ("precursor", "layered", "rock_salt")
-RADIAL_BINS = 5  # equal shells in the normalised radius rho = |x / semi-axes| (0..1)
-
-
-def radial_columns() -> list[str]:
-    """Names of the radial-profile columns: <phase>_rho<centre>, centres 0.1 ... 0.9."""
-    centres = (np.arange(RADIAL_BINS) + 0.5) / RADIAL_BINS
-    return [f"{ph}_rho{c:.1f}" for ph in (*PHASES, "porosity") for c in centres]
-
 
 def synthesis_parameters(case) -> SynthesisParameters:
     """solver/materials/synthesis.py's parameters with the case's [synthesis] overrides."""

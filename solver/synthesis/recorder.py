@@ -16,7 +16,7 @@ from pathlib import Path
 from mpi4py import MPI
 
 from solver.protocol.state import RunState
-from solver.synthesis.problem import radial_columns
+from solver.synthesis.kinetics import radial_columns
 
 COLUMNS = ["step", "time_s", "dt_s", "protocol_step", "step_type", "temperature_K",
            "temperature_C", "precursor", "layered", "rock_salt", "layered_via_rock_salt",

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from solver.synthesis.kinetics import weight_fractions
-from solver.synthesis.problem import PHASES, RADIAL_BINS
+from solver.synthesis.kinetics import PHASES, RADIAL_BINS, weight_fractions
 
 REFINEMENT_COLUMNS = ["label", "temperature_C", "time_s", "precursor", "layered",
                       "rock_salt", "porosity", "wt_precursor", "wt_layered", "wt_rock_salt"]
