@@ -249,10 +249,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                    "voltage_V": result.voltage_V, "capacity_mAh_g": result.capacity_mAh_g,
                    "unknowns": result.unknowns, "ranks": comm.size, "wall_s": result.wall_s,
                    "protocol_steps": result.step_ends}
+        if synthesis:  # no electrode: the end phase fractions instead
+            last = result.rows[-1] if result.rows else {}
+            for k in ("voltage_V", "capacity_mAh_g"):
+                summary.pop(k)
+            summary["end"] = {k: float(last[k]) for k in
+                              ("temperature_K", "precursor", "layered", "rock_salt",
+                               "layered_via_rock_salt", "porosity") if k in last}
         out.finish(outdir, result.status, **summary)
-        log.info("%s: %d steps, t = %.6g s, V = %.4f V, %.3f mAh/g, %d unknowns, wall %.1f s",
-                 result.status, result.steps, result.time_s, result.voltage_V,
-                 result.capacity_mAh_g, result.unknowns, result.wall_s)
+        if synthesis:
+            log.info("%s: %d steps, t = %.6g s, %d unknowns, wall %.1f s", result.status,
+                     result.steps, result.time_s, result.unknowns, result.wall_s)
+        else:
+            log.info("%s: %d steps, t = %.6g s, V = %.4f V, %.3f mAh/g, %d unknowns, "
+                     "wall %.1f s", result.status, result.steps, result.time_s,
+                     result.voltage_V, result.capacity_mAh_g, result.unknowns, result.wall_s)
     comm.barrier()
     return 0
 
