@@ -308,3 +308,20 @@ def test_from_synthesis_must_be_a_finished_synthesis_run(tmp_path, capsys, what)
     rc, err = _cli(["run", str(case), "--output", str(out)], capsys)
     assert rc == 2 and str(case) in err and "conditions.from_synthesis" in err
     assert not out.exists()
+
+
+def test_validate_synthesis_case_is_mpi_free():
+    """`chemomech validate` of a synthesis case imports neither DOLFINx nor mpi4py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys; from solver.cli import main; rc = main(sys.argv[1:]); "
+            "bad = [m for m in ('dolfinx', 'mpi4py', 'ufl', 'petsc4py') if m in sys.modules]; "
+            "print('IMPORTED', bad); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, "validate",
+                          str(root / "cases/synthesis_two_step.toml")],
+                         capture_output=True, text=True, cwd=root)
+    assert res.returncode == 0, res.stderr
+    assert "IMPORTED []" in res.stdout and "synthesis of NCM622" in res.stdout
