@@ -129,8 +129,9 @@ _A_RS = 4.177e-10  # m
 # UNCERTAIN to +-0.005 A / +-0.02 A between reports)
 _A_LAY, _C_LAY = 2.868e-10, 14.21e-10  # m
 
+# kg/mol: standard atomic weights of Ni, Co, Mn, Li, O, H (IUPAC 2021, abridged)
 _NI, _CO, _MN, _LI, _O, _H = 58.693e-3, 58.933e-3, 54.938e-3, 6.94e-3, 15.999e-3, 1.008e-3
-_M_TM = 0.6 * _NI + 0.2 * _CO + 0.2 * _MN  # kg/mol, NCM622 (IUPAC atomic weights)
+_M_TM = 0.6 * _NI + 0.2 * _CO + 0.2 * _MN  # kg/mol, the Ni0.6Co0.2Mn0.2 average (DERIVED)
 
 _V_HYD = hex_molar_volume(_A_HYD, _C_HYD, 1)  # DERIVED: 2.35e-5 m^3/mol
 _V_LAY = hex_molar_volume(_A_LAY, _C_LAY, 3)  # DERIVED: 2.03e-5 m^3/mol
