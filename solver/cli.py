@@ -118,9 +118,6 @@ def _prepare(args: argparse.Namespace, default_output: str | None, logname: str,
         case = load_case(args.case, args.set)
     except CaseError as exc:
         return _fail_input(str(exc))
-    if getattr(args, "restart", False) and case.problem == "synthesis":
-        return _fail_input(f"{case.source}: --restart: synthesis runs write no checkpoints "
-                           "(run again with --force)")
     if getattr(args, "max_steps", None) is not None and args.max_steps < 0:
         return _fail_input("--max-steps: expected a non-negative integer")
     MPI = _import_mpi()
@@ -210,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if synthesis:  # the calcination problem on the same driver (solver/synthesis/)
             from solver.synthesis.run import run_synthesis
 
-            result = run_synthesis(case, outdir, comm, args.max_steps)
+            result = run_synthesis(case, outdir, comm, args.max_steps, restart=restart)
         else:
             result = run_simulation(case, outdir, comm, args.max_steps, restart=restart)
     except UnusedOptionsError as exc:  # bad input only the first solve reveals (all ranks)

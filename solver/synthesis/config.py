@@ -78,8 +78,7 @@ NUMERICS_SCHEMA: dict[str, Spec] = {
                           "(MUMPS)", "iterative", choices=("iterative", "direct")),
 }
 
-OUTPUT_SCHEMA: dict[str, Spec] = {k: v for k, v in SCHEMA["output"].items()
-                                  if k != "checkpoint_every"}
+OUTPUT_SCHEMA: dict[str, Spec] = SCHEMA["output"]  # the same keys, checkpoints included
 
 SECTIONS = ("run", "geometry", "grains", "voids", "orientation", "synthesis", "numerics",
             "output")
@@ -123,7 +122,6 @@ def validate_synthesis(raw: dict[str, Any], source: str, stem: str,
     num = values["numerics"]
     if not num["dt_min"] <= num["dt_initial"] <= num["dt_max"]:
         raise CaseError(source, "numerics.dt_initial", "expected dt_min <= dt_initial <= dt_max")
-    values["output"]["checkpoint_every"] = 0  # synthesis runs are not restartable (yet)
     steps, resolved["protocol"] = _protocol(source, raw.get("protocol"),
                                             syn["initial_temperature"])
     return Case(source, values, steps, resolved)

@@ -21,8 +21,8 @@ Offers the methods the driver uses for the electrochemical problem (solver/probl
 ``solve(controls)``, ``accept``, ``reject``, ``voltage``/``voltage_accepted`` (NaN: no
 electrode), ``surface_current`` (0), ``li_out_rate`` (minus the Li supply rate),
 ``max_x_change`` (largest change of a phase fraction), ``mass``, ``coupling_max_it``,
-``progress_text`` and ``step_summary``; plus ``diagnostics`` and the writers for
-solver/synthesis/recorder.py.
+``progress_text`` and ``step_summary``; plus ``diagnostics``, the writers and the
+checkpoint state for solver/synthesis/recorder.py.
 """
 
 from __future__ import annotations
@@ -345,6 +345,33 @@ class SynthesisProblem:
         for k in parts[0][1]:
             res[k] = np.concatenate([p[1][k] for p in parts])[order]
         return res
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state_functions(self) -> dict[str, fem.Function]:
+        f = self.fields
+        return {"li_activity": self.a, "precursor": f["precursor"], "layered": f["layered"],
+                "rock_salt": f["rock_salt"], "layered_via_rock_salt": f["layered_via_rock_salt"]}
+
+    def checkpoint_state(self) -> tuple[dict | None, dict]:
+        """(accepted state gathered on rank 0 by dof coordinates, extra metadata);
+        collective (solver/checkpoint.py)."""
+        from solver import checkpoint as ck
+
+        return ck.gather_functions(self.comm, self._state_functions()), {}
+
+    def restore(self, arrays: dict, meta: dict, path) -> None:
+        """The accepted state of a checkpoint, on any number of ranks (collective)."""
+        from solver import checkpoint as ck
+
+        ck.restore_functions(arrays, self.comm, self._state_functions(), path)
+        f = self.fields
+        self.a_old.x.array[:] = self.a.x.array
+        self.p_old = f["precursor"].x.array.copy()
+        self.l_old = f["layered"].x.array.copy()
+        self.r_old = f["rock_salt"].x.array.copy()
+        self.l2_old = f["layered_via_rock_salt"].x.array.copy()
+        self._trial = None
+        self._set_fields(self.p_old, self.l_old, self.r_old, self.l2_old)
 
     def destroy(self) -> None:
         for obj in (self.ksp, self.K, self.J, self.F, self.dv, self.avec, self.bvec):

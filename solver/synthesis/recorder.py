@@ -4,7 +4,13 @@ fractions, balances) and the phase-fraction/porosity fields (VTX ``fields.bp``, 
 
 The same interface as solver/recorder.py's RunRecorder for the driver (``row``,
 ``fields_now``, ``checkpoint``, ``cycles``, ``every``, ``rows``); only rank 0 writes the
-CSV, the field writers are collective.  No checkpoints (``every`` = 0).
+CSV, the field writers are collective.  Checkpoints (``output.checkpoint_every``, at
+protocol-step boundaries and at ``--max-steps``) hold the Li activity and the phase
+fractions keyed by vertex coordinates plus the loop state (solver/checkpoint.py), so
+``run --restart`` continues on any number of ranks; the continuation truncates
+``timeseries.csv`` to the checkpoint's step and appends, and writes its fields to
+``fields_restart_<step>.bp`` and ``vtk/fields_restart_<step>.pvd`` (``vtk/fields.pvd``
+lists all outputs), as the electrochemical run does.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
+from solver.output import truncate_timeseries, write_pvd
 from solver.protocol.state import RunState
 from solver.synthesis.kinetics import radial_columns
 
@@ -29,21 +36,32 @@ COLUMNS = ["step", "time_s", "dt_s", "protocol_step", "step_type", "temperature_
 class SynthesisRecorder:
     """Writers of one synthesis run folder (``outdir`` None: rows in memory only)."""
 
-    every = 0  # no checkpoints
+    def __init__(self, case, problem, comm: MPI.Comm, outdir: Path | None, wall0: float,
+                 restart_step: int | None = None, tm0: float | None = None):
+        """``restart_step``: continue the folder of a run restarted at that step;
+        ``tm0``: the particle's TM amount [mol] at the start (the TM balance)."""
+        from solver import checkpoint as ck
 
-    def __init__(self, case, problem, comm: MPI.Comm, outdir: Path | None, wall0: float):
         self.case, self.problem, self.comm, self.outdir = case, problem, comm, outdir
         self.wall0 = wall0
+        self.every = case["output"]["checkpoint_every"] if outdir is not None else 0
+        self.phash = ck.physics_hash(case)
         self.rows: list[dict] = []
         self._file = None
+        restarted = restart_step is not None
         if comm.rank == 0 and outdir is not None:
-            self._file = open(outdir / "timeseries.csv", "w", newline="")
+            path = outdir / "timeseries.csv"
+            if restarted:
+                truncate_timeseries(path, restart_step)
+            self._file = open(path, "a" if restarted else "w", newline="")
             self._csv = csv.DictWriter(self._file, fieldnames=COLUMNS)
-            self._csv.writeheader()
-        self.fields = problem.field_writer(outdir, case["output"])
+            if not restarted:
+                self._csv.writeheader()
+        self.stem = "fields" if not restarted else f"fields_restart_{restart_step:06d}"
+        self.fields = problem.field_writer(outdir, case["output"], self.stem)
+        self._own_writes = 0
         self._last = None
-        self.pvd_times: list[float] = []
-        self._tm0 = None
+        self._tm0 = tm0
 
     def row(self, state: RunState, ps, dt_used: float, current: float, res) -> dict:
         d = self.problem.diagnostics()
@@ -75,10 +93,21 @@ class SynthesisRecorder:
         self._last = key
         if self.fields is not None:
             self.fields.write(state.time_s)
-            self.pvd_times.append(state.time_s)
+            state.pvd_entries.append((state.time_s, f"{self.stem}{self._own_writes:06d}.pvtu"))
+            self._own_writes += 1
 
-    def checkpoint(self, state: RunState, why: str) -> None:  # pragma: no cover
-        raise NotImplementedError("synthesis runs write no checkpoints")
+    def checkpoint(self, state: RunState, why: str) -> None:
+        """Write the whole state (collective; rank 0 writes)."""
+        from solver import checkpoint as ck
+
+        arrays, extra = self.problem.checkpoint_state()
+        if self.comm.rank == 0:
+            meta = {**state.meta(), **extra, "wall_s": time.perf_counter() - self.wall0,
+                    "ranks": self.comm.size, "physics_hash": self.phash,
+                    "case_source": self.case.source, "reason": why, "tm0_mol": self._tm0}
+            ck.write_checkpoint(self.outdir, arrays, meta)
+            if self.case["output"]["pvd"]:
+                write_pvd(self.outdir / "vtk" / "fields.pvd", state.pvd_entries)
 
     def cycles(self, state: RunState) -> list[dict]:
         return []  # a temperature program has no cycle blocks
@@ -90,3 +119,5 @@ class SynthesisRecorder:
         if self.fields is not None:
             self.fields.close()
             self.fields = None
+            if restarted and self.case["output"]["pvd"] and self.comm.rank == 0:
+                write_pvd(self.outdir / "vtk" / "fields.pvd", state.pvd_entries)
