@@ -75,6 +75,13 @@ class ElectrochemicalProblem:
             from solver.defects import DefectFields
 
             defect_fields = DefectFields(pm.mesh)
+        self.seed = None  # the end state of a synthesis run (solver/synthesis/carryover.py)
+        if case["conditions"].get("from_synthesis"):
+            from pathlib import Path
+
+            from solver.synthesis.carryover import SynthesisSeed
+
+            self.seed = SynthesisSeed(pm.mesh, Path(case["conditions"]["from_synthesis"]))
         transport = transport_class(case)  # single-phase LiTransport or Cahn-Hilliard
         extra = {}
         if defect_fields is not None:
@@ -83,6 +90,8 @@ class ElectrochemicalProblem:
             extra = {"active_fraction": defect_fields.active,
                      "mobility_factor": mobility_factor(defect_fields,
                                                         defect_parameters(case))}
+        if self.seed is not None:  # from_synthesis (refused together with [defects])
+            extra = {"active_fraction": self.seed.active}
         tr = transport(pm, material, rotation, degree=case["geometry"]["degree"],
                          facet_activity=activity,
                          local_stress_potential=(
@@ -101,7 +110,10 @@ class ElectrochemicalProblem:
                               quadrature_degree=num["quadrature_degree"],
                               linear_solver=mech_case["linear_solver"],
                               petsc_options=mech_case["petsc"],
-                              residual_eigenstrain=defect_fields is not None)
+                              residual_eigenstrain=(defect_fields is not None
+                                                    or self.seed is not None))
+            if self.seed is not None:
+                self.seed.set_eigenstrain(tr, mech)
         self.defects = None
         if defect_fields is not None:
             from solver.defects import DefectModel
@@ -115,6 +127,7 @@ class ElectrochemicalProblem:
                                      self.linear, mech_case["monolithic_petsc"],
                                      predictor=num["predictor"] and isinstance(tr, LiTransport))
         self.tr, self.mech = tr, mech
+        self.stepper_max_it = mech_case["coupling_max_it"]
         self.grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
         self.mass = material.density * tr.volume_m3  # kg
         self.unknowns = tr.V_space.dofmap.index_map.size_global + 1
@@ -223,14 +236,35 @@ class ElectrochemicalProblem:
         local = float(np.abs(x_new - x_old).max()) if n else 0.0
         return self.comm.allreduce(local, op=MPI.MAX)
 
+    @property
+    def coupling_max_it(self) -> int:
+        """Coupling passes before a step is cut back (the driver's dt growth uses it)."""
+        return self.stepper_max_it
+
+    def progress_text(self, state, row: dict) -> str:
+        """The progress line after an accepted step."""
+        q = state.charge_C / (3.6 * self.mass * 1e3)  # mAh/g
+        return (f"step {state.step:5d}  t = {state.time_s:9.2f} s  dt = {row['dt_s']:8.3g} s"
+                f"  V = {self.voltage:.4f} V  Q = {q:7.2f} mAh/g  x = [{row['x_min']:.3f}, "
+                f"{row['x_max']:.3f}]")
+
+    def step_summary(self, seg, row: dict) -> str:
+        """End-of-protocol-step text: voltage and the step's capacity."""
+        return (f"V = {self.voltage_accepted:.5f} V, "
+                f"{abs(seg.charge_C) / (3.6 * self.mass * 1e3):.3f} mAh/g")
+
     # ------------------------------------------------------------------ reporting
     def diagnostics(self) -> dict:
         """Li, mechanics and grain-boundary statistics of the present state (collective)."""
         d = self.tr.diagnostics()
         md = (self.mech.diagnostics() if self.mech is not None
               else dict.fromkeys(MECHANICS_COLUMNS, float("nan")))
-        dd = (self.defects.diagnostics() if self.defects is not None
-              else dict.fromkeys(DEFECT_COLUMNS, float("nan")))
+        if self.defects is not None:
+            dd = self.defects.diagnostics()
+        elif self.seed is not None:
+            dd = self.seed.diagnostics(self.tr)
+        else:
+            dd = dict.fromkeys(DEFECT_COLUMNS, float("nan"))
         return {**d, **md, **dd, **self.grains.grain_boundary_stress()}
 
     def grain_table(self):
@@ -242,8 +276,11 @@ class ElectrochemicalProblem:
 
         if outdir is None or not (out["vtx"] or out["pvd"]):
             return None
+        defects = self.defects  # a synthesis seed shows its fields the same way
+        if defects is None and self.seed is not None and self.mech is not None:
+            defects = self.seed
         return FieldWriter(outdir, self.tr, self.mech, vtx=out["vtx"], pvd=out["pvd"],
-                           stem=stem, defects=self.defects)
+                           stem=stem, defects=defects)
 
     def destroy(self) -> None:
         self.stepper.destroy()
