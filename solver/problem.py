@@ -261,8 +261,9 @@ class ElectrochemicalProblem:
               else dict.fromkeys(MECHANICS_COLUMNS, float("nan")))
         if self.defects is not None:
             dd = self.defects.diagnostics()
-        elif self.seed is not None:
-            dd = self.seed.diagnostics(self.tr)
+        elif self.seed is not None:  # no healing law: the barrier column stays NaN
+            dd = {**dict.fromkeys(DEFECT_COLUMNS, float("nan")),
+                  **self.seed.diagnostics(self.tr)}
         else:
             dd = dict.fromkeys(DEFECT_COLUMNS, float("nan"))
         return {**d, **md, **dd, **self.grains.grain_boundary_stress()}
