@@ -201,6 +201,11 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "nu_c": Spec("number", "override: Poisson ratio, ab-contraction under c-axis load"),
         "G_c": Spec("quantity", "override: shear modulus in planes containing c (C44)",
                     dimension="pressure", check=_positive),
+        **{f"{c}_scale": Spec("number", f"override: factor on the stiffness component {c}"
+                              f"{extra} (sensitivity studies; docs/materials.md)",
+                              check=_positive)
+           for c, extra in (("C11", " (= C22; C66 = (C11 - C12)/2 follows)"), ("C33", ""),
+                            ("C13", " (= C23)"), ("C44", " (= C55)"))},
         "vegard_a": Spec("number", "override: linear lattice law a/a_ref - 1 = vegard_a (x - 1) "
                          "instead of the measured a(x)"),
         "vegard_c": Spec("number", "override: linear lattice law c/c_ref - 1 = vegard_c (x - 1) "

@@ -37,6 +37,10 @@ OVERRIDABLE_KEYS: tuple[str, ...] = (
     "G_c",  # Pa
     "vegard_a",  # - (linear lattice law a/a_ref - 1 = vegard_a (x - 1))
     "vegard_c",  # -
+    "C11_scale",  # - (factor on C11 = C22; C66 follows)
+    "C33_scale",  # -
+    "C13_scale",  # - (C13 = C23)
+    "C44_scale",  # - (C44 = C55)
 )
 
 # Keys of the case's [material] table that choose the Li transport model rather than a
@@ -47,7 +51,8 @@ OVERRIDABLE_KEYS: tuple[str, ...] = (
 TRANSPORT_MODEL_KEYS: tuple[str, ...] = ("phase_model", "interface_width", "interface_energy")
 PHASE_MODELS: tuple[str, ...] = ("single-phase", "two-phase")
 
-_POSITIVE = {"density", "D_ab_scale", "i0_scale", "i0_ref", "E_ab", "E_c", "G_c"}
+_POSITIVE = {"density", "D_ab_scale", "i0_scale", "i0_ref", "E_ab", "E_c", "G_c",
+             "C11_scale", "C33_scale", "C13_scale", "C44_scale"}
 # D_c_over_D_ab = 0 is allowed: strictly 2D transport (verification of the anisotropy)
 _NONNEG = {"Ea_D", "Ea_i0", "D_H3_decades", "D_c_over_D_ab"}
 
@@ -117,8 +122,8 @@ def get_material(name: str, overrides: dict | None = None) -> Material:
     import numpy as np
 
     if np.linalg.eigvalsh(new.stiffness_voigt()).min() <= 0.0:
-        raise ValueError("elastic constants (E_ab, E_c, nu_ab, nu_c, G_c) give a stiffness "
-                         "that is not positive definite")
+        raise ValueError("elastic constants (E_ab, E_c, nu_ab, nu_c, G_c, C.._scale) give a "
+                         "stiffness that is not positive definite")
     return new
 
 

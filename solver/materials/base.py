@@ -127,6 +127,12 @@ class Material:
     phase_model: str = "single-phase"
     interface_width: float | None = None  # m, two-phase interface width (None: default)
     interface_energy: float | None = None  # J/m^2, two-phase interface energy (None: default)
+    # -, factors on single stiffness components after the engineering-constant tensor is
+    # built (sensitivity studies, docs/materials.md; 1 = the material's own)
+    C11_scale: float = 1.0  # C11 = C22
+    C33_scale: float = 1.0
+    C13_scale: float = 1.0  # C13 = C23
+    C44_scale: float = 1.0  # C44 = C55
     c_max: float = field(init=False)  # mol/m^3 of Li sites = density / molar_mass
 
     def __post_init__(self):
@@ -223,7 +229,9 @@ class Material:
         """6x6 stiffness [Pa] in the crystal frame (c along z), Voigt order 11,22,33,23,13,12.
 
         Transversely isotropic about c, from the engineering constants (E_ab, E_c, nu_ab,
-        nu_c, G_c) by inverting the compliance matrix.
+        nu_c, G_c) by inverting the compliance matrix, then C11 (= C22), C33, C13 (= C23)
+        and C44 (= C55) times their ``C.._scale`` factors; C66 = (C11 - C12)/2 follows C11
+        so that the tensor stays transversely isotropic.
         """
         import numpy as np
 
@@ -234,7 +242,17 @@ class Material:
         S[2, 2] = 1.0 / self.E_c
         S[3, 3] = S[4, 4] = 1.0 / self.G_c
         S[5, 5] = 2.0 * (1.0 + self.nu_ab) / self.E_ab
-        return np.linalg.inv(S)
+        C = np.linalg.inv(S)
+        if self.C11_scale != 1.0:
+            C[0, 0] *= self.C11_scale
+            C[1, 1] *= self.C11_scale
+            C[5, 5] = 0.5 * (C[0, 0] - C[0, 1])
+        C[2, 2] *= self.C33_scale
+        for i, j in ((0, 2), (2, 0), (1, 2), (2, 1)):
+            C[i, j] *= self.C13_scale
+        C[3, 3] *= self.C44_scale
+        C[4, 4] *= self.C44_scale
+        return C
 
     @property
     def a_ref(self) -> float:

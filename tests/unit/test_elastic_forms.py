@@ -63,3 +63,24 @@ def test_non_transversely_isotropic_stiffness_is_refused():
     C_ortho[5, 5] *= 1.2  # C66 != (C11 - C12)/2
     assert transverse_isotropy(C_trig) is None
     assert transverse_isotropy(C_ortho) is None
+
+
+@pytest.mark.parametrize("key, entries", [
+    ("C11_scale", ((0, 0), (1, 1))), ("C33_scale", ((2, 2),)),
+    ("C13_scale", ((0, 2), (2, 0), (1, 2), (2, 1))), ("C44_scale", ((3, 3), (4, 4)))])
+def test_stiffness_scales_change_one_constant_and_keep_transverse_isotropy(key, entries):
+    """The sensitivity overrides (cases/study_stiffness_sensitivity.toml) scale exactly the
+    named components; C66 follows C11; the tensor stays transversely isotropic."""
+    base = get_material("NM91").stiffness_voigt()
+    C = get_material("NM91", {key: 1.2}).stiffness_voigt()
+    changed = set(entries) | ({(5, 5)} if key == "C11_scale" else set())
+    for i in range(6):
+        for j in range(6):
+            if (i, j) in entries:
+                assert C[i, j] == pytest.approx(1.2 * base[i, j], rel=1e-14)
+            elif (i, j) not in changed:
+                assert C[i, j] == base[i, j]
+    assert C[5, 5] == pytest.approx(0.5 * (C[0, 0] - C[0, 1]), rel=1e-12)
+    assert transverse_isotropy(C / 1e9) is not None
+    with pytest.raises(ValueError, match="positive definite"):
+        get_material("NM91", {"C13_scale": 3.0})
