@@ -32,7 +32,6 @@ estimated remaining error is below the tolerance (``_converged``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +45,7 @@ from solver import jit
 from solver.bordered import BorderedOperator
 from solver.chunked import ChunkedForm
 from solver.petsc_options import set_prefixed_options
+from solver.predictor import control_of, extrapolation_factor, same_control
 from solver.sparsity import SharedPattern
 from solver.transport import NewtonResult
 
@@ -555,21 +555,12 @@ class MonolithicSolver:
     # ------------------------------------------------------------------ predictor
     def _control(self) -> tuple[float, float, float, float]:
         """(current A, T K, voltage control 0/1, set voltage V) of the next solve."""
-        tr = self.tr
-        vc = float(tr.voltage_control.value)
-        return (float(tr.I_total.value), float(tr.T.value), vc,
-                float(tr.V_set.value) if vc else 0.0)
+        return control_of(self.tr)
 
     def _same_segment(self) -> bool:
-        """The control (current, T, voltage control) is that of the last accepted step.
-
-        To 1e-9 relative, not exactly: the current is computed from the particle volume,
-        an assembled sum whose last bits depend on the rank count, so a run restarted on
-        another rank count sees the same protocol step with a current a few ulp off."""
+        """The control is that of the last accepted step (solver/predictor.py)."""
         assert self._last is not None
-        # far above round-off, far below any difference between two protocol steps
-        return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)  # numerical tolerance
-                   for a, b in zip(self._last[3], self._control(), strict=True))
+        return same_control(self._last[3], self._control())
 
     def _predict(self) -> None:
         """Start Newton from an extrapolation of the last accepted step.
@@ -669,26 +660,6 @@ class MonolithicSolver:
 
 class _LinearFailure(RuntimeError):
     pass
-
-
-def _rise(t0: float, dt: float, p: float) -> float:
-    """(t0 + dt)^p - t0^p without cancellation (t0 >= 0, dt > 0)."""
-    if t0 <= 0.0:
-        return dt**p
-    return t0**p * float(np.expm1(p * np.log1p(dt / t0)))
-
-
-def extrapolation_factor(tau: float, dt_n: float, dt: float, p: float = 0.5) -> float:
-    """Factor f of the predictor y_{n+1} ~ y_n + f (y_n - y_{n-1}) for y ~ a + b (t - t0)^p.
-
-    ``tau`` [s]: time from the segment start t0 to t_n; ``dt_n`` [s]: the last step
-    (t_{n-1} = t_n - dt_n >= t0); ``dt`` [s]: the coming step; ``p`` in (0, 1]: 1/2 for the
-    diffusive response to a jump, 1 for the linear extrapolation dt / dt_n."""
-    if tau <= 0.0 or dt_n <= 0.0 or dt_n > tau * (1.0 + 1e-12):
-        raise ValueError(f"need 0 < dt_n <= tau, got tau = {tau}, dt_n = {dt_n}")
-    if not 0.0 < p <= 1.0:
-        raise ValueError(f"need 0 < p <= 1, got p = {p}")
-    return _rise(tau, dt, p) / _rise(max(tau - dt_n, 0.0), min(dt_n, tau), p)
 
 
 __all__ = ["MonolithicResult", "MonolithicSolver", "extrapolation_factor"]

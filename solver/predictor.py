@@ -3,7 +3,7 @@
 The monolithic two-way Newton has its own (solver/monolithic.py ``_predict``); this one
 serves the Li solve of the staggered scheme (one-way coupling, Li only, staggered two-way):
 (w, V)_guess = (w, V)_n + f ((w, V)_n - (w, V)_{n-1}) with the factor f of
-:func:`solver.monolithic.extrapolation_factor` (exact for y ~ a + b sqrt(t - t0) just after
+:func:`extrapolation_factor` (exact for y ~ a + b sqrt(t - t0) just after
 a protocol step begins, the linear dt / dt_n once the step has run for a while).  Only
 within one protocol step (same current, temperature and voltage control, to 1e-9
 relative); the first step of a run and of every protocol step starts from y_n.
@@ -23,7 +23,45 @@ import math
 import numpy as np
 from dolfinx import fem
 
-from solver.monolithic import extrapolation_factor
+
+def control_of(tr) -> tuple[float, float, float, float]:
+    """(current A, T K, voltage control 0/1, set voltage V) of a transport's next solve."""
+    vc = float(tr.voltage_control.value)
+    return (float(tr.I_total.value), float(tr.T.value), vc,
+            float(tr.V_set.value) if vc else 0.0)
+
+
+def same_control(a: tuple, b: tuple) -> bool:
+    """Two controls (:func:`control_of`) belong to one protocol step.
+
+    To 1e-9 relative, not exactly: the current is computed from the particle volume, an
+    assembled sum whose last bits depend on the rank count, so a run restarted on another
+    rank count sees the same protocol step with a current a few ulp off."""
+    # far above round-off, far below any difference between two protocol steps
+    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=0.0)  # numerical tolerance
+               for x, y in zip(a, b, strict=True))
+
+
+def _rise(t0: float, dt: float, p: float) -> float:
+    """(t0 + dt)^p - t0^p without cancellation (t0 >= 0, dt > 0)."""
+    if t0 <= 0.0:
+        return dt**p
+    return t0**p * float(np.expm1(p * np.log1p(dt / t0)))
+
+
+def extrapolation_factor(tau: float, dt_n: float, dt: float, p: float = 0.5) -> float:
+    """Factor f of the predictor y_{n+1} ~ y_n + f (y_n - y_{n-1}) for y ~ a + b (t - t0)^p.
+
+    ``tau`` [s]: time from the segment start t0 to t_n; ``dt_n`` [s]: the last step
+    (t_{n-1} = t_n - dt_n >= t0); ``dt`` [s]: the coming step; ``p`` in (0, 1]: 1/2 for the
+    diffusive response to a jump, 1 for the linear extrapolation dt / dt_n."""
+    if tau <= 0.0 or dt_n <= 0.0 or dt_n > tau * (1.0 + 1e-12):
+        raise ValueError(f"need 0 < dt_n <= tau, got tau = {tau}, dt_n = {dt_n}")
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"need 0 < p <= 1, got p = {p}")
+    return _rise(tau, dt, p) / _rise(max(tau - dt_n, 0.0), min(dt_n, tau), p)
+
+
 
 
 class LiPredictor:
@@ -37,16 +75,10 @@ class LiPredictor:
         self._tau = 0.0  # s, time from the protocol step's start to the last accepted state
 
     def _control(self) -> tuple[float, float, float, float]:
-        tr = self.tr
-        vc = float(tr.voltage_control.value)
-        return (float(tr.I_total.value), float(tr.T.value), vc,
-                float(tr.V_set.value) if vc else 0.0)
+        return control_of(self.tr)
 
     def _same_segment(self) -> bool:
-        # to 1e-9 relative: the current comes from an assembled volume whose last bits
-        # depend on the rank count (a restart on other ranks sees a few ulp difference)
-        return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)  # numerical tolerance
-                   for a, b in zip(self._last[3], self._control(), strict=True))
+        return same_control(self._last[3], self._control())
 
     def predict(self) -> None:
         """Record the start (the accepted state) and move (w, V) to the extrapolation."""
