@@ -130,9 +130,10 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
         problem.initialise(x0)
         state = RunState(dt_next_s=case["numerics"]["dt_initial"])
     else:
-        meta, arrays = ck.load_checkpoint(restart)
-        problem.restore(arrays, meta, restart, x0)
-        del arrays
+        reader = ck.CheckpointReader(restart, comm)
+        problem.restore(reader, x0)
+        meta = reader.meta
+        del reader
         state = RunState.from_meta(meta)
         wall0 -= meta["wall_s"]  # wall_s keeps counting from the original start
         if comm.rank == 0:
