@@ -388,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-rank", type=float, default=3e4,
                    help="unknowns per rank of --weak (default 3e4)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--checkpoint", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--checkpoint", action="store_true",
+                   help="also time a distributed checkpoint write and read of the state "
+                   "(w, s, u) after the steps (always on with --weak)")
     p.add_argument("--mesh-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--reference-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--h", type=float, help=argparse.SUPPRESS)
@@ -426,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
                      " (Gmsh time not recorded)") + f", {made['wall_s']:.1f} s wall",
                   flush=True)
         for n in args.ranks:
-            rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache)
+            rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache,
+                          checkpoint=args.checkpoint)
             if rec is None:
                 continue
             if rec["galerkin_products"] == "allatonce":
@@ -459,7 +462,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"mem={rec['peak_mem_bytes_per_unknown']:7.0f}B/unk "
                   f"mesh={rec['mesh_s']:.1f}s ({rec['mesh_cache']})"
                   + (f" mumps={rec['mumps_step_s']:.2f}s x{rec['speedup_vs_mumps']:.1f}"
-                     if "mumps_step_s" in rec else ""), flush=True)
+                     if "mumps_step_s" in rec else "")
+                  + (f" checkpoint write={rec['checkpoint_write_s']:.3f}s read="
+                     f"{rec['checkpoint_read_s']:.3f}s {rec['checkpoint_bytes'] / 2**20:.2f}MiB"
+                     if "checkpoint_write_s" in rec else ""), flush=True)
     summary: dict = {"records": records}
     largest = max((r["unknowns"] for r in records), default=0)
     one = [r for r in records if r["unknowns"] == largest and r["ranks"] == 1]

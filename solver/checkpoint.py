@@ -5,7 +5,8 @@ holding
 
 * ``part_<r>.npz``, one per writing rank ``r``: for every state function the values of
   the dofs that rank owns (``<name>__values``, (n, block size)) and their *keys*
-  (``<name>__keys``, (n, 4) int64);
+  (``<name>__keys``, (n, 4), int32 where the numbers fit; a field on the same dofs as an
+  earlier one stores only that field's name, ``<name>__keys_of``);
 * ``meta.json``: the time-loop state (solver/protocol/state.py, RunState, whole), the
   problem's scalars (voltage, the monolithic predictor's history), the physics hash, the
   number of parts, every field's global size and block size, and a fingerprint of the
@@ -211,9 +212,21 @@ def write_checkpoint(outdir: Path, comm, fields: dict[str, tuple[np.ndarray, np.
         tmp.mkdir()
     tmp = Path(comm.bcast(None if tmp is None else str(tmp), root=0))
     arrays: dict[str, np.ndarray] = {}
+    stored: list[tuple[str, np.ndarray]] = []
     for fname, (keys, vals) in fields.items():
-        arrays[f"{fname}__keys"] = np.ascontiguousarray(keys, dtype=np.int64)
         arrays[f"{fname}__values"] = np.ascontiguousarray(vals)
+        # keys are most of the size (4 numbers per dof): fields on the same dofs (w, s
+        # and u of P1, the predictor's increments) store them once, and as int32 where
+        # the mesh-input numbers allow it
+        same = next((n for n, k in stored if k is keys or (k.shape == keys.shape
+                                                         and np.array_equal(k, keys))), None)
+        if same is not None:
+            arrays[f"{fname}__keys_of"] = np.array(same)
+            continue
+        stored.append((fname, keys))
+        small = keys.size == 0 or int(keys.max()) < 2**31 - 1
+        arrays[f"{fname}__keys"] = np.ascontiguousarray(keys, dtype=np.int32 if small
+                                                        else np.int64)
     _write_npz(tmp / f"part_{comm.rank:05d}.npz", arrays)
     counts = comm.allreduce(np.array([len(k) for k, _ in fields.values()], dtype=np.int64),
                             op=MPI.SUM)
@@ -516,7 +529,7 @@ class CheckpointReader:
                 f"stored dofs of {info['bs']} values, {V.dofmap.index_map.size_global} of "
                 f"{bs} now); was the mesh or the Gmsh version changed?")
         # 1. the stored pairs to their directory ranks
-        keys = [p[f"{name}__keys"] for p in self._parts]
+        keys = [_part_keys(p, name) for p in self._parts]
         vals = [p[f"{name}__values"].reshape(-1, bs) for p in self._parts]
         k_in = np.concatenate(keys) if keys else np.zeros((0, 4), dtype=np.int64)
         v_in = np.concatenate(vals) if vals else np.zeros((0, bs))
@@ -545,6 +558,14 @@ class CheckpointReader:
                 "stored value); was the mesh or the Gmsh version changed?")
         f.x.array[: n * bs] = values.ravel()
         f.x.scatter_forward()
+
+
+def _part_keys(part, name: str) -> np.ndarray:
+    """The keys of field ``name`` in one part (stored with it, or with the field that
+    has the same dofs), as int64."""
+    if f"{name}__keys" not in part.files:
+        name = str(part[f"{name}__keys_of"])
+    return part[f"{name}__keys"].astype(np.int64, copy=False)
 
 
 def _counts(comm, dest: np.ndarray) -> np.ndarray:

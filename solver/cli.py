@@ -195,6 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              f", restarting from {restart}" if restart else "")
 
     from meshes import MeshBuildError
+    from solver.checkpoint import CheckpointError
     from solver.simulation import SimulationError, UnusedOptionsError, run_simulation
 
     try:
@@ -210,6 +211,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if comm.rank == 0:
             out.write_status(outdir, "failed", error=message)
         return _fail_input(message)
+    except CheckpointError as exc:  # a foreign mesh found while reading (every rank alike)
+        log.error("restart refused: %s", exc)
+        if comm.rank == 0:
+            out.write_status(outdir, "failed", error=str(exc))
+        return _fail_input(str(exc))
     except (SimulationError, MeshBuildError) as exc:  # raised on every rank alike
         log.error("run failed: %s", exc)
         if comm.rank == 0:

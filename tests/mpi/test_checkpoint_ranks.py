@@ -93,6 +93,8 @@ def test_distributed_checkpoint_restores_exactly_on_one_and_two_ranks(tmp_path):
     # every rank wrote its own part; rank 0 only its share (no gather)
     sizes = [(path / f"part_{r:05d}.npz").stat().st_size for r in range(comm.size)]
     assert min(sizes) > 0.25 * max(sizes)
+    with np.load(path / f"part_{comm.rank:05d}.npz") as z:  # w and s (P2) share their keys
+        assert "s__keys_of" in z.files and "s__keys" not in z.files and "u__keys" in z.files
     assert ck.find_checkpoint(out) == path
     assert ck.load_checkpoint(path)[0]["parts"] == comm.size
     # the same rank count, and another partition of the same mesh on one rank
