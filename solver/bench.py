@@ -135,6 +135,8 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     t0 = time.perf_counter()
     pm = _mesh(comm, h_um, cache)
     mesh_s = time.perf_counter() - t0
+    # the peak so far is the mesh's (rank 0 loads the mesh file and partitions it)
+    mesh_memory = rank_memory(comm)
     mat = get_material("NM91")
     kind = "direct" if direct else "iterative"
     two_way = coupling == "two-way"
@@ -202,6 +204,7 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
         "elasticity_ksp_its_per_solve": el_ksp / max(passes, 1),
         "peak_mem_bytes": peak, "peak_mem_bytes_per_unknown": peak / unknowns,
         "unknowns_per_rank": per_rank, **memory, **ckpt,
+        "rank_peak_bytes_after_mesh": mesh_memory.get("rank_peak_bytes"),
     }
     if comm.rank == 0:
         out.write_text(json.dumps(record) + "\n")
