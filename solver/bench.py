@@ -290,9 +290,10 @@ def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path,
 
 
 # unknowns (Li + 3 displacement components per node) of the bench sphere against its mesh
-# size, measured (docs/performance.md): the weak-scaling run picks h by interpolating
-# log(unknowns) in log(h), then reports the unknowns it got
-_MEASURED = ((0.3, 4932), (0.18, 31628), (0.11, 74212), (0.075, 220340), (0.056, 511408))
+# size, measured with the meshes of this version (2026-12-04): the weak-scaling run picks
+# h by interpolating log(unknowns) in log(h), then reports the unknowns it got
+_MEASURED = ((0.204, 13652), (0.18, 19024), (0.157, 27760), (0.107, 82464),
+             (0.0839, 160476), (0.075, 220340))
 
 
 def weak_size(unknowns: float) -> float:
