@@ -109,9 +109,10 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     """Run a validated case; write outputs to ``outdir`` (prepared by the caller).
 
     ``max_steps`` counts the accepted steps of the whole run, those before a restart
-    included.  ``restart``: a checkpoint file (solver/checkpoint.py) to continue from, on
-    any number of ranks; the caller checked it belongs to this case.  The continuation
-    truncates ``timeseries.csv`` to the checkpoint's step and appends to it; fields go to
+    included.  ``restart``: a checkpoint (a folder, or a format-1 file; solver/checkpoint.py)
+    to continue from, on any number of ranks; the caller checked it belongs to this case.
+    The continuation truncates ``timeseries.csv`` to the checkpoint's step and appends to
+    it; fields go to
     ``fields_restart_<step>.bp`` and ``vtk/fields_restart_<step>.pvd``, and
     ``vtk/fields.pvd`` lists the earlier outputs (up to the checkpoint) and the new ones.
     """
