@@ -106,7 +106,8 @@ def _checkpoint_cost(comm, funcs: dict, outdir: Path) -> dict:
         f.x.array[:] = 0.0
     comm.barrier()
     t0 = time.perf_counter()
-    ck.CheckpointReader(path, comm).restore(funcs)
+    with ck.CheckpointReader(path, comm) as reader:
+        reader.restore(funcs)
     comm.barrier()
     read_s = time.perf_counter() - t0
     exact = all(np.array_equal(before[n], f.x.array) for n, f in funcs.items())

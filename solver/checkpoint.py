@@ -478,6 +478,18 @@ class CheckpointReader:
             self._parts = [np.load(self.path / f"part_{j:05d}.npz", allow_pickle=False)
                            for j in range(comm.rank, n, comm.size)]
 
+    def close(self) -> None:
+        """Close the part files (they are read lazily, field by field)."""
+        for part in self._parts:
+            part.close()
+        self._parts = []
+
+    def __enter__(self) -> CheckpointReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def has(self, name: str) -> bool:
         if self.legacy:
             return f"{name}__values" in self._legacy

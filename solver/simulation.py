@@ -131,10 +131,9 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
         problem.initialise(x0)
         state = RunState(dt_next_s=case["numerics"]["dt_initial"])
     else:
-        reader = ck.CheckpointReader(restart, comm)
-        problem.restore(reader, x0)
-        meta = reader.meta
-        del reader
+        with ck.CheckpointReader(restart, comm) as reader:
+            problem.restore(reader, x0)
+            meta = reader.meta
         state = RunState.from_meta(meta)
         wall0 -= meta["wall_s"]  # wall_s keeps counting from the original start
         if comm.rank == 0:
