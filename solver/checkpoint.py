@@ -101,6 +101,10 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint, or one made for a different case or mesh."""
 
 
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (raised on every rank alike)."""
+
+
 def physics_hash(case: Case) -> str:
     """SHA-256 (hex) of everything in the case that changes the computed trajectory."""
     values: dict[str, Any] = {}
@@ -192,25 +196,9 @@ def _new_name(d: Path, step: int) -> str:
     return name
 
 
-def write_checkpoint(outdir: Path, comm, fields: dict[str, tuple[np.ndarray, np.ndarray]],
-                     meta: dict[str, Any]) -> Path:
-    """Write one checkpoint from every rank and point ``latest`` at it (collective).
-
-    ``fields``: name -> (keys (n, 4) int64, values (n, bs)) of the dofs this rank owns
-    (:func:`field_parts`); ``meta``: the JSON metadata (rank 0's copy is written).  Returns
-    the checkpoint folder (on every rank)."""
-    from mpi4py import MPI
-
-    d = checkpoint_dir(outdir)
-    tmp = None
-    if comm.rank == 0:
-        d.mkdir(parents=True, exist_ok=True)
-        name = _new_name(d, int(meta["step"]))
-        tmp = d / (name + ".tmp")
-        if tmp.exists():  # left by a killed write of the same step
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-    tmp = Path(comm.bcast(None if tmp is None else str(tmp), root=0))
+def _keys_and_values(fields: dict[str, tuple[np.ndarray, np.ndarray]]
+                     ) -> dict[str, np.ndarray]:
+    """The arrays of one part file."""
     arrays: dict[str, np.ndarray] = {}
     stored: list[tuple[str, np.ndarray]] = []
     for fname, (keys, vals) in fields.items():
@@ -227,36 +215,91 @@ def write_checkpoint(outdir: Path, comm, fields: dict[str, tuple[np.ndarray, np.
         small = keys.size == 0 or int(keys.max()) < 2**31 - 1
         arrays[f"{fname}__keys"] = np.ascontiguousarray(keys, dtype=np.int32 if small
                                                         else np.int64)
-    _write_npz(tmp / f"part_{comm.rank:05d}.npz", arrays)
+    return arrays
+
+
+def _raise_if_any(comm, error: str | None) -> None:
+    """CheckpointWriteError on every rank if any rank failed (collective: a rank whose
+    disk is full must not leave the others waiting in the next collective)."""
+    errors = [e for e in comm.allgather(error) if e]
+    if errors:
+        raise CheckpointWriteError(f"writing a checkpoint failed: {errors[0]}"
+                                   + (f" (and on {len(errors) - 1} more rank(s))"
+                                      if len(errors) > 1 else ""))
+
+
+def write_checkpoint(outdir: Path, comm, fields: dict[str, tuple[np.ndarray, np.ndarray]],
+                     meta: dict[str, Any]) -> Path:
+    """Write one checkpoint from every rank and point ``latest`` at it (collective).
+
+    ``fields``: name -> (keys (n, 4) int64, values (n, bs)) of the dofs this rank owns
+    (:func:`field_parts`); ``meta``: the JSON metadata (rank 0's copy is written).  Returns
+    the checkpoint folder (on every rank); CheckpointWriteError on every rank if a rank
+    could not write (the previous checkpoint stays the latest)."""
+    from mpi4py import MPI
+
+    d = checkpoint_dir(outdir)
+    tmp, error = None, None
+    if comm.rank == 0:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            name = _new_name(d, int(meta["step"]))
+            tmp = d / (name + ".tmp")
+            if tmp.exists():  # left by a killed write of the same step
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+        except OSError as exc:
+            error = f"{d}: {exc}"
+    _raise_if_any(comm, error)
+    tmp = Path(comm.bcast(None if tmp is None else str(tmp), root=0))
+    part = tmp / f"part_{comm.rank:05d}.npz"
+    error = None
+    try:
+        _write_npz(part, _keys_and_values(fields))
+    except OSError as exc:
+        error = f"{part}: {exc}"
+    # every part is on disk (fsynced) before the folder becomes visible: the exchange of
+    # the outcomes is the barrier
+    _raise_if_any(comm, error)
     counts = comm.allreduce(np.array([len(k) for k, _ in fields.values()], dtype=np.int64),
                             op=MPI.SUM)
-    comm.barrier()  # every part is on disk (fsynced) before the folder becomes visible
-    final = None
+    final, error = None, None
     if comm.rank == 0:
-        info = {n: {"size": int(c), "bs": int(v.shape[1]) if v.ndim == 2 else 1}
-                for (n, (_, v)), c in zip(fields.items(), counts, strict=True)}
-        meta = {"format": FORMAT, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                **meta, "parts": comm.size, "fields": info}
-        _write_bytes_atomic(tmp / META, (json.dumps(meta, indent=1) + "\n").encode())
-        _fsync_dir(tmp)
-        if os.environ.get(STALL_ENV, "") == str(meta["step"]):
-            # test hook: killed with the parts and meta written, before the switch
-            (d / "STALLED").write_text(tmp.name + "\n")
-            time.sleep(600)
-        final = d / tmp.name[: -len(".tmp")]
-        os.replace(tmp, final)
-        _fsync_dir(d)
-        _write_bytes_atomic(d / LATEST, (final.name + "\n").encode())
-        for old in _checkpoints(d)[:-KEEP]:
-            if old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
-            else:  # a format-1 file (and its JSON copy) of the run before an upgrade
-                old.unlink(missing_ok=True)
-                old.with_suffix(".json").unlink(missing_ok=True)
-        for stale in d.glob("ckpt_*.tmp"):  # leftovers of killed writes of earlier steps
-            if stale.is_dir() and _ckpt_step(stale) < int(meta["step"]):
-                shutil.rmtree(stale, ignore_errors=True)
+        try:
+            final = _switch(d, tmp, meta, comm.size, fields, counts)
+        except OSError as exc:
+            error = f"{tmp}: {exc}"
+    _raise_if_any(comm, error)
     return Path(comm.bcast(None if final is None else str(final), root=0))
+
+
+def _switch(d: Path, tmp: Path, meta: dict[str, Any], parts: int,
+            fields: dict[str, tuple[np.ndarray, np.ndarray]], counts: np.ndarray) -> Path:
+    """Rank 0, every part written: the metadata, the rename, ``latest``, pruning."""
+    info = {n: {"size": int(c), "bs": int(v.shape[1]) if v.ndim == 2 else 1}
+            for (n, (_, v)), c in zip(fields.items(), counts, strict=True)}
+    meta = {"format": FORMAT, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **meta, "parts": parts, "fields": info}
+    _write_bytes_atomic(tmp / META, (json.dumps(meta, indent=1) + "\n").encode())
+    _fsync_dir(tmp)
+    if os.environ.get(STALL_ENV, "") == str(meta["step"]):
+        # test hook: killed with the parts and meta written, before the switch
+        (d / "STALLED").write_text(tmp.name + "\n")
+        time.sleep(600)
+    final = d / tmp.name[: -len(".tmp")]
+    os.replace(tmp, final)
+    _fsync_dir(d)
+    _write_bytes_atomic(d / LATEST, (final.name + "\n").encode())
+    for old in _checkpoints(d)[:-KEEP]:
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:  # a format-1 file (and its JSON copy) of the run before an upgrade
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+    for stale in d.glob("ckpt_*.tmp"):  # leftovers of killed writes of earlier steps
+        if stale.is_dir() and _ckpt_step(stale) < int(meta["step"]):
+            shutil.rmtree(stale, ignore_errors=True)
+    return final
 
 
 def _read_legacy(path: Path, with_arrays: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -110,3 +110,18 @@ def test_pvd_lists_entries_in_order(tmp_path):
     sets = list(ET.parse(path).getroot().iter("DataSet"))
     assert [(float(e.get("timestep")), e.get("file")) for e in sets] == [
         (0.0, "fields000000.pvtu"), (7.25, "fields_restart_000004000000.pvtu")]
+
+
+def test_failed_write_is_raised_and_keeps_the_previous(tmp_path, monkeypatch):
+    first = _write(tmp_path, 2)
+
+    def full_disk(path, arrays):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ck, "_write_npz", full_disk)
+    with pytest.raises(ck.CheckpointWriteError, match="part_00000.npz.*No space left"):
+        _write(tmp_path, 4)
+    assert ck.find_checkpoint(tmp_path) == first
+    monkeypatch.undo()
+    assert _write(tmp_path, 4).name == "ckpt_000004"  # the leftover .tmp is replaced
+    assert not list((tmp_path / ck.CHECKPOINT_DIR).glob("*.tmp"))
