@@ -22,6 +22,13 @@ solvers, two-way coupling (monolithic Newton, field split) unless ``--coupling o
   whole coupled matrix factorised every iteration; one-way, the elasticity factorised once
   per step and the Li matrix once per Newton iteration; when unknowns <= ``--mumps-max``.
 
+``--weak``: weak scaling instead, about ``--per-rank`` unknowns on every rank of 1, 2,
+4, 8 ranks (``--ranks``): time per step (meaningful only up to the number of cores),
+unknowns per rank, every rank's peak resident set (VmHWM; rank 0 against the mean of the
+others, which must stay within 20 %, also right after meshing) and the time and size of
+a distributed checkpoint write and read of the state (``--checkpoint`` adds the last to
+the ordinary bench).
+
 Meshes are reused: before the workers of a size, one 1-rank process takes the mesh from
 the mesh cache (``--mesh-cache``; default the cache of case runs, docs/meshes.md) or makes
 it with Gmsh and stores it there, and every worker then loads it, as a repeated case run
