@@ -2,8 +2,9 @@
 
 Bad input (not a run folder, unknown reflection, malformed quantity, unreadable map,
 existing result folder without --force) exits with status 2 and ``error: ...`` before any
-heavy work.  ``sxdm`` runs under ``mpiexec`` too (cells split over the ranks, maps reduced;
-rank 0 writes); the others are serial.
+heavy work.  ``sxdm`` and ``xrd`` run under ``mpiexec`` too (each rank reads its share of
+the run's pieces, sums are reduced; rank 0 writes); ``txm`` and ``compare`` are serial
+(``txm`` writes the whole 3D field as one file and draws slices of it).
 """
 
 from __future__ import annotations
@@ -145,13 +146,18 @@ def cmd_xrd(args: argparse.Namespace) -> int:
     from postprocess.xrd import XRDParams, run_xrd
     from solver.config import CaseError
 
-    def work() -> Path:
+    _logging(args.verbose)
+    try:
         params = XRDParams(wavelength_m=parse_length_um(args.wavelength, "--wavelength") * 1e-6,
                            fwhm_deg=parse_angle_deg(args.fwhm, "--fwhm"), eta=args.eta)
         params.check()
-        return run_xrd(Path(args.run_dir), params, output=_output(args), force=args.force)
-
-    return _serial(args, work, (CaseError, ValueError, OutputExists))
+        out = run_xrd(Path(args.run_dir), params, output=_output(args), force=args.force,
+                      comm=_comm())
+    except (CaseError, ValueError, OutputExists) as exc:
+        return _fail(str(exc))
+    if _rank_from_env() == 0:
+        print(out)
+    return 0
 
 
 def cmd_txm(args: argparse.Namespace) -> int:

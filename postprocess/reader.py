@@ -1,10 +1,17 @@
-"""Read a run folder into plain numpy arrays (no DOLFINx, no MPI needed).
+"""Read a run folder into plain numpy arrays (no DOLFINx; MPI only when asked to).
 
 A run folder written on any number of ranks holds ``vtk/fields.pvd``: one ``.pvtu`` per
 output time that references one ``.vtu`` piece per rank.  PyVista reads it; the pieces
 are concatenated, ghost cells (if any) dropped, and the tetrahedra returned as a
 ``(n_cells, 4)`` vertex index array.  Coordinates are in micrometres (the model unit),
 field values in SI (see solver/fields.py).
+
+In parallel (``RunFolder.read(index, comm)`` under mpiexec), rank q of P' reads only the
+pieces q, q + P', ... of the ``.pvtu`` (a run written on P ranks has P pieces; with
+P' > P some ranks read none and hold an empty snapshot with the same fields): no rank
+holds the whole field.  Every piece holds its own cells (ghosts dropped) and the
+vertices they use, so cell-wise integrals summed over the ranks are those of the whole
+mesh.  The observables reduce their sums (postprocess/sxdm.py, postprocess/xrd.py).
 
 The run's ``case.resolved.toml`` gives the material (with overrides) and the initial Li
 fraction, so lattice laws a(x), c(x) and the composition come from ``solver.materials``
@@ -40,6 +47,7 @@ class Snapshot:
     cell_data: dict[str, np.ndarray]
     time: float
     index: int
+    distributed: bool = False  # this rank's pieces only (read with a communicator)
 
     def tet_volumes(self) -> np.ndarray:
         """Volumes of the tetrahedra [um^3]."""
@@ -59,6 +67,8 @@ class Snapshot:
         from solver.crystal import rotation_from_c_axis
 
         axes = self.cell_data["c_axis"].reshape(-1, 3)
+        if not len(axes):  # a rank without pieces (distributed read)
+            return np.zeros((0, 3, 3))
         uniq, inv = np.unique(np.round(axes, 12), axis=0, return_inverse=True)
         rots = np.stack([rotation_from_c_axis(a) for a in uniq])
         return rots[inv.ravel()]
@@ -105,14 +115,71 @@ class RunFolder:
             return int(np.argmin(np.abs(np.asarray(self.times) - time)))
         return n - 1
 
-    def read(self, index: int) -> Snapshot:
-        """Merged mesh and fields of output ``index``."""
+    def read(self, index: int, comm=None) -> Snapshot:
+        """Merged mesh and fields of output ``index``; with a communicator of several
+        ranks, this rank's share of the pieces only (module docstring; collective in the
+        sense that every rank must call it, though it communicates nothing)."""
         import pyvista as pv
 
-        grid = pv.read(str(self.path / PVD.parent / self.files[index]))
-        if isinstance(grid, pv.MultiBlock):
-            grid = grid.combine()
-        return _snapshot(grid, self.times[index], index)
+        path = self.path / PVD.parent / self.files[index]
+        if comm is None or comm.size == 1:
+            grid = pv.read(str(path))
+            if isinstance(grid, pv.MultiBlock):
+                grid = grid.combine()
+            return _snapshot(grid, self.times[index], index)
+        if path.suffix != ".pvtu":  # one piece only (a serial .vtu): rank 0 reads it
+            pieces, layout = [path.name], None
+        else:
+            pieces, layout = pvtu_pieces(path)
+        mine = [path.parent / f for f in pieces[comm.rank::comm.size]]
+        if not mine:
+            if layout is None:
+                layout = _layout(pv.read(str(path)))  # shapes of the arrays
+            return _empty_snapshot(layout, self.times[index], index)
+        grids = [pv.read(str(f)) for f in mine]
+        grid = grids[0] if len(grids) == 1 else pv.MultiBlock(grids).combine(merge_points=False)
+        snap = _snapshot(grid, self.times[index], index)
+        snap.distributed = True
+        return snap
+
+
+def pvtu_pieces(path: Path) -> tuple[list[str], dict]:
+    """Piece files of a .pvtu and its array layout {"point"/"cell": {name: components}}."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise CaseError(str(path), "<file>", f"a parallel VTK file (.pvtu) ({exc})") from exc
+    layout: dict[str, dict[str, int]] = {"point": {}, "cell": {}}
+    for where, tag in (("point", "PPointData"), ("cell", "PCellData")):
+        for node in root.iter(tag):
+            for arr in node.iter("PDataArray"):
+                layout[where][arr.get("Name", "")] = int(arr.get("NumberOfComponents", "1"))
+    pieces = [p.get("Source", "") for p in root.iter("Piece")]
+    return pieces, layout
+
+
+def _layout(grid) -> dict:
+    def comps(a) -> int:
+        a = np.asarray(a)
+        return 1 if a.ndim == 1 else int(a.shape[1])
+
+    return {"point": {k: comps(grid.point_data[k]) for k in grid.point_data.keys()},
+            "cell": {k: comps(grid.cell_data[k]) for k in grid.cell_data.keys()}}
+
+
+def _empty_snapshot(layout: dict, t: float, index: int) -> Snapshot:
+    """A rank without pieces: no cells, the run's fields with their component counts."""
+    skip = {"vtkGhostType", "vtkOriginalPointIds", "vtkOriginalCellIds"}
+
+    def empty(n: int) -> np.ndarray:
+        return np.zeros((0,) if n == 1 else (0, n))
+
+    return Snapshot(np.zeros((0, 3)), np.zeros((0, 4), dtype=np.int64),
+                    {k: empty(n) for k, n in layout["point"].items() if k not in skip},
+                    {k: empty(n) for k, n in layout["cell"].items() if k not in skip},
+                    float(t), index, distributed=True)
 
 
 def _snapshot(grid, t: float, index: int) -> Snapshot:

@@ -298,12 +298,16 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
         grains = snap.cell_data.get("grain_id")
         cells_all = np.flatnonzero(np.rint(grains) == params.grain) if grains is not None \
             else np.zeros(0, dtype=np.int64)
-        if cells_all.size == 0:
+        found = total(np.array([float(cells_all.size)]))[0] if snap.distributed \
+            else cells_all.size
+        if found == 0:
             raise ValueError(f"--grain {params.grain}: no cell has this grain_id")
     else:
         cells_all = np.arange(ncell)
     n_all = cells_all.size
-    mine = cells_all[rank * n_all // size: (rank + 1) * n_all // size]
+    # a distributed snapshot holds this rank's cells only; a whole one is split here
+    mine = cells_all if snap.distributed else \
+        cells_all[rank * n_all // size: (rank + 1) * n_all // size]
     step, sigma = params.step_um, params.beam_fwhm_um * FWHM_TO_SIGMA
     n_sub = max(1, int(np.ceil(step / sigma)))
     p = step / n_sub
@@ -330,10 +334,14 @@ def compute_sxdm(snap, material, params: SXDMParams, reference_x: float,
 
     # pixel grid aligned to multiples of the step, covering the particle plus the beam tail
     pts = snap.points @ frame.T
-    lo_s = np.floor((pts[:, 0].min() - cut) / step) * step
-    hi_s = np.ceil((pts[:, 0].max() + cut) / step) * step
-    lo_t = np.floor((pts[:, 1].min() - cut) / step) * step
-    hi_t = np.ceil((pts[:, 1].max() + cut) / step) * step
+    lo = [float(pts[:, j].min(initial=np.inf)) for j in (0, 1)]
+    hi = [float(pts[:, j].max(initial=-np.inf)) for j in (0, 1)]
+    if snap.distributed:  # the extent of the whole particle
+        lo, hi = [total.min(v) for v in lo], [total.max(v) for v in hi]
+    lo_s = np.floor((lo[0] - cut) / step) * step
+    hi_s = np.ceil((hi[0] + cut) / step) * step
+    lo_t = np.floor((lo[1] - cut) / step) * step
+    hi_t = np.ceil((hi[1] + cut) / step) * step
     nx = int(round((hi_s - lo_s) / step)) + 1
     ny = int(round((hi_t - lo_t) / step)) + 1
     fx, fy = (nx - 1) * n_sub + 1, (ny - 1) * n_sub + 1
@@ -408,6 +416,12 @@ def map_metrics(maps: dict[str, np.ndarray]) -> dict:
     return {k: stats(maps[k][maps["mask"]]) for k in MAP_KEYS}
 
 
+def total_cells(snap, comm) -> int:
+    """Cells of the whole mesh (a distributed snapshot holds a share; collective)."""
+    n = snap.tets.shape[0]
+    return comm.allreduce(n) if snap.distributed and comm is not None else n
+
+
 def run_sxdm(run_dir: Path, params: SXDMParams, *, time_s: float | None = None,
              step: int | None = None, reference_x: float | None = None,
              output: Path | None = None, force: bool = False, comm=None) -> Path:
@@ -435,8 +449,9 @@ def run_sxdm(run_dir: Path, params: SXDMParams, *, time_s: float | None = None,
     material = run.material
     x_ref = run.initial_x if reference_x is None else float(reference_x)
     t0 = time.perf_counter()
-    snap = run.read(index)
+    snap = run.read(index, comm)  # under MPI: this rank's pieces only
     t_read = time.perf_counter() - t0
+    ncells = int(total_cells(snap, comm))
     if "elastic_strain" not in snap.point_data:
         log.warning("%s: no elastic_strain field (no mechanics, or written before it "
                     "existed): maps show the chemical lattice only", run_dir)
@@ -444,7 +459,7 @@ def run_sxdm(run_dir: Path, params: SXDMParams, *, time_s: float | None = None,
     t_map = time.perf_counter() - t0 - t_read
     if rank == 0:
         meta = {"run": str(run_dir), "time_s": snap.time, "output_index": index,
-                "cells": int(snap.tets.shape[0]), "material": material.name,
+                "cells": ncells, "material": material.name,
                 "params": asdict(params), "reference_x": x_ref,
                 "reference": "d_ref = d(hkl) of the stress-free lattice at reference_x "
                              "(default: the run's conditions.initial_x, the pristine state)",

@@ -89,11 +89,13 @@ def local_d00l(snap, material, l_index: int, level: int = 0):
     return c / l_index, w
 
 
-def profile(d, w, params: XRDParams, grid: np.ndarray) -> np.ndarray:
+def profile(d, w, params: XRDParams, grid: np.ndarray, total=None) -> np.ndarray:
     """Volume-weighted 2theta profile on ``grid`` [deg] (area = diffracting volume).
 
     The 2theta values are deposited linearly on the grid (keeps area and centroid), then
-    convolved with the instrument pseudo-Voigt sampled on the same spacing.
+    convolved with the instrument pseudo-Voigt sampled on the same spacing.  ``total``:
+    the sum over ranks of the deposits (each rank holding a share of the sample points:
+    a distributed read, postprocess/reader.py).
     """
     tt = two_theta_deg(d, params.wavelength_m)
     h = grid[1] - grid[0]
@@ -105,6 +107,8 @@ def profile(d, w, params: XRDParams, grid: np.ndarray) -> np.ndarray:
     np.add.at(hist, i[ok], w[ok] * (1 - frac[ok]))
     np.add.at(hist, i[ok] + 1, w[ok] * frac[ok])
     hist = hist[: grid.size] / h  # density per degree
+    if total is not None:
+        hist = total(hist)
     half = int(np.ceil(30 * params.fwhm_deg / h))  # Lorentzian tails
     k = pseudo_voigt(np.arange(-half, half + 1) * h, 0.0, params.fwhm_deg, params.eta, 1.0) * h
     return np.convolve(hist, k, mode="full")[half: half + grid.size]
@@ -182,27 +186,42 @@ def williamson_hall(centres_deg, sample_fwhm_deg, wavelength) -> dict:
         2 * np.log(2))), "intercept": float(icpt), "size_m": float(size)}
 
 
-def window(d: np.ndarray, params: XRDParams) -> np.ndarray:
-    """2theta grid [deg] covering the d range, +- window_deg (and 20 FWHM) around it."""
+def window(d: np.ndarray, params: XRDParams, total=None) -> np.ndarray:
+    """2theta grid [deg] covering the d range, +- window_deg (and 20 FWHM) around it
+    (``total``: the range over every rank's share)."""
     pad = max(params.window_deg, 20 * params.fwhm_deg)
-    lo = float(two_theta_deg(d.max(), params.wavelength_m)) - pad
-    hi = float(two_theta_deg(d.min(), params.wavelength_m)) + pad
+    d_lo, d_hi = float(d.min(initial=np.inf)), float(d.max(initial=-np.inf))
+    if total is not None:
+        d_lo, d_hi = total.min(d_lo), total.max(d_hi)
+    lo = float(two_theta_deg(d_hi, params.wavelength_m)) - pad
+    hi = float(two_theta_deg(d_lo, params.wavelength_m)) + pad
     return np.arange(lo, hi + params.step_deg, params.step_deg)
 
 
-def analyse(snap, material, params: XRDParams, grid003: np.ndarray | None = None) -> dict:
-    """Profiles of (003), (006), (009), one- and two-phase fits of (003), Williamson-Hall."""
-    return analyse_d(lambda l_index: local_d00l(snap, material, l_index), params, grid003)
+def analyse(snap, material, params: XRDParams, grid003: np.ndarray | None = None,
+            comm=None) -> dict:
+    """Profiles of (003), (006), (009), one- and two-phase fits of (003), Williamson-Hall.
+
+    ``comm``: the snapshot is this rank's share (a distributed read); the profiles are
+    summed over the ranks, so every rank gets the whole particle's result."""
+    from postprocess.sxdm import _Sum
+
+    total = _Sum(comm) if snap.distributed and comm is not None and comm.size > 1 else None
+    return analyse_d(lambda l_index: local_d00l(snap, material, l_index), params, grid003,
+                     total)
 
 
-def analyse_d(d_of_l, params: XRDParams, grid003: np.ndarray | None = None) -> dict:
-    """As ``analyse``, from a function l -> (d(00l) [m], volumes) of the sample points."""
+def analyse_d(d_of_l, params: XRDParams, grid003: np.ndarray | None = None,
+              total=None) -> dict:
+    """As ``analyse``, from a function l -> (d(00l) [m], volumes) of the sample points
+    (``total``: sums and ranges over ranks, each holding a share of the points)."""
     out: dict = {}
     wh_c, wh_b = [], []
     for l_index in (3, 6, 9):
         d, w = d_of_l(l_index)
-        grid = grid003 if (l_index == 3 and grid003 is not None) else window(d, params)
-        y = profile(d, w, params, grid)
+        grid = grid003 if (l_index == 3 and grid003 is not None) else window(d, params,
+                                                                             total)
+        y = profile(d, w, params, grid, total)
         sb = fit_strain_broadening(grid, y, params)
         wh_c.append(sb["centre_deg"])
         wh_b.append(sb["sample_fwhm_deg"])
@@ -226,15 +245,29 @@ def analyse_d(d_of_l, params: XRDParams, grid003: np.ndarray | None = None) -> d
 
 
 def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
-            force: bool = False) -> Path:
-    """Every output time of a run: profiles, fits, contour plot, CSV and metrics.json."""
+            force: bool = False, comm=None) -> Path:
+    """Every output time of a run: profiles, fits, contour plot, CSV and metrics.json.
+
+    ``comm`` (several ranks): every rank reads its share of each output's pieces, the
+    profiles are summed over the ranks, rank 0 writes (postprocess/reader.py)."""
     from postprocess import io
     from postprocess.reader import open_run
     from solver.output import read_timeseries
 
     params.check()
     run = open_run(run_dir)
-    outdir = io.prepare_dir(Path(output) if output else Path(run_dir) / "xrd", force)
+    outdir = Path(output) if output else Path(run_dir) / "xrd"
+    rank0 = comm is None or comm.rank == 0
+    problem = None
+    if rank0:
+        try:
+            io.prepare_dir(outdir, force)
+        except io.OutputExists as exc:
+            problem = str(exc)
+    if comm is not None and comm.size > 1:  # every rank stops alike (no hang in collectives)
+        problem = comm.bcast(problem, root=0)
+    if problem:
+        raise io.OutputExists(problem)
     material = run.material
     t0 = time.perf_counter()
     ts = read_timeseries(Path(run_dir) / "timeseries.csv") if (
@@ -245,8 +278,13 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
     if ts is not None and len(ts["time_s"]):
         x_lo, x_hi = float(np.min(ts["x_min"])), float(np.max(ts["x_max"]))
     else:
-        xs = [run.read(i).point_data["x"] for i in range(len(run.times))]
-        x_lo, x_hi = min(float(x.min()) for x in xs), max(float(x.max()) for x in xs)
+        xs = [run.read(i, comm).point_data["x"] for i in range(len(run.times))]
+        x_lo = min(float(x.min(initial=np.inf)) for x in xs)
+        x_hi = max(float(x.max(initial=-np.inf)) for x in xs)
+        if comm is not None and comm.size > 1:
+            from mpi4py import MPI
+
+            x_lo, x_hi = comm.allreduce(x_lo, op=MPI.MIN), comm.allreduce(x_hi, op=MPI.MAX)
     cs = material.lattice_c(np.linspace(x_lo, x_hi, 2001))
     c_lo, c_hi = float(cs.min()) * 0.99, float(cs.max()) * 1.01
     tt_lo = float(two_theta_deg(c_hi / 3, params.wavelength_m)) - 10 * params.fwhm_deg
@@ -255,8 +293,8 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
     rows, profiles = [], []
     shown, shown_row = None, None  # the broadest (003): the most heterogeneous output
     for i in range(len(run.times)):
-        snap = run.read(i)
-        res = analyse(snap, material, params, grid)
+        snap = run.read(i, comm)
+        res = analyse(snap, material, params, grid, comm)
         profiles.append(res["003"]["intensity"])
         soc = float("nan")
         if ts is not None and len(ts["time_s"]):
@@ -270,6 +308,8 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
                      "microstrain_rms": wh["microstrain_rms"]})
         if shown is None or one["fwhm_deg"][0] > shown["fit_one_phase"]["fwhm_deg"][0]:
             shown, shown_row = res, rows[-1]
+    if not rank0:
+        return outdir
     keys = list(rows[0])
     io.write_text(outdir / "fits.csv", ",".join(keys) + "\n" + "".join(
         ",".join(f"{r[k]:.10g}" for k in keys) + "\n" for r in rows))

@@ -22,6 +22,13 @@ solvers, two-way coupling (monolithic Newton, field split) unless ``--coupling o
   whole coupled matrix factorised every iteration; one-way, the elasticity factorised once
   per step and the Li matrix once per Newton iteration; when unknowns <= ``--mumps-max``.
 
+``--weak``: weak scaling instead, about ``--per-rank`` unknowns on every rank of 1, 2,
+4, 8 ranks (``--ranks``): time per step (meaningful only up to the number of cores),
+unknowns per rank, every rank's peak resident set (VmHWM; rank 0 against the mean of the
+others, which must stay within 20 %, also right after meshing) and the time and size of
+a distributed checkpoint write and read of the state (``--checkpoint`` adds the last to
+the ordinary bench).
+
 Meshes are reused: before the workers of a size, one 1-rank process takes the mesh from
 the mesh cache (``--mesh-cache``; default the cache of case runs, docs/meshes.md) or makes
 it with Gmsh and stores it there, and every worker then loads it, as a repeated case run
@@ -65,8 +72,62 @@ def _mesh_worker(h_um: float, cache: Path, out: Path) -> None:
                                "gmsh_s": pm.info.get("gmsh_s")}) + "\n")
 
 
+def vm_hwm_bytes() -> int:
+    """Peak resident set (VmHWM) of this process [bytes]; ru_maxrss where /proc is absent."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def rank_memory(comm) -> dict:
+    """Per-rank peak memory (gathered: one number per rank) and rank 0 against the mean
+    of the others (collective; the record on rank 0)."""
+    peaks = comm.gather(vm_hwm_bytes(), root=0)
+    if comm.rank != 0:
+        return {}
+    others = peaks[1:]
+    ratio = peaks[0] / float(np.mean(others)) if others else 1.0
+    return {"rank_peak_bytes": peaks, "rank0_over_others": ratio}
+
+
+def _checkpoint_cost(comm, funcs: dict, outdir: Path) -> dict:
+    """Write the state (w, s, u) as a distributed checkpoint and read it back: the slowest
+    rank's time of each (between barriers) and the size on disk (collective)."""
+    from solver import checkpoint as ck
+
+    folder = outdir / f"ckpt_n{comm.size}"
+    if comm.rank == 0 and folder.exists():
+        shutil.rmtree(folder)
+    comm.barrier()
+    t0 = time.perf_counter()
+    path = ck.write_checkpoint(folder, comm, ck.field_parts(funcs),
+                               {"step": 0, "ranks": comm.size})
+    comm.barrier()
+    write_s = time.perf_counter() - t0
+    before = {n: f.x.array.copy() for n, f in funcs.items()}
+    for f in funcs.values():
+        f.x.array[:] = 0.0
+    comm.barrier()
+    t0 = time.perf_counter()
+    with ck.CheckpointReader(path, comm) as reader:
+        reader.restore(funcs)
+    comm.barrier()
+    read_s = time.perf_counter() - t0
+    exact = all(np.array_equal(before[n], f.x.array) for n, f in funcs.items())
+    size = sum(p.stat().st_size for p in path.iterdir())
+    if comm.rank == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"checkpoint_write_s": write_s, "checkpoint_read_s": read_s,
+            "checkpoint_bytes": size, "checkpoint_exact": comm.allreduce(exact) == comm.size}
+
+
 def _worker(h_um: float, steps: int, direct: bool, out: Path,
-            coupling: str = "two-way", cache: Path | None = None) -> None:
+            coupling: str = "two-way", cache: Path | None = None,
+            checkpoint: bool = False) -> None:
     try:
         import dolfinx_solver  # noqa: F401
     except ImportError:
@@ -82,6 +143,8 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     t0 = time.perf_counter()
     pm = _mesh(comm, h_um, cache)
     mesh_s = time.perf_counter() - t0
+    # the peak so far is the mesh's (rank 0 loads the mesh file and partitions it)
+    mesh_memory = rank_memory(comm)
     mat = get_material("NM91")
     kind = "direct" if direct else "iterative"
     two_way = coupling == "two-way"
@@ -128,8 +191,13 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
             passes += res.coupling_iterations
             el_ksp += res.elasticity_ksp_iterations
     unknowns = tr.V_space.dofmap.index_map.size_global + 3 * mech.U.dofmap.index_map.size_global
+    owned = tr.V_space.dofmap.index_map.size_local + 3 * mech.U.dofmap.index_map.size_local
+    per_rank = comm.gather(owned, root=0)
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                           op=MPI.SUM)
+    memory = rank_memory(comm)  # before the checkpoint: the run's own peak
+    ckpt = (_checkpoint_cost(comm, {"w": tr.w, "s": tr.s, "u": mech.u}, out.parent)
+            if checkpoint else {})
     record = {
         "h_um": h_um, "ranks": comm.size, "solver": kind, "coupling": coupling,
         "unknowns": int(unknowns),
@@ -143,6 +211,8 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
         "coupling_its": passes / steps,
         "elasticity_ksp_its_per_solve": el_ksp / max(passes, 1),
         "peak_mem_bytes": peak, "peak_mem_bytes_per_unknown": peak / unknowns,
+        "unknowns_per_rank": per_rank, **memory, **ckpt,
+        "rank_peak_bytes_after_mesh": mesh_memory.get("rank_peak_bytes"),
     }
     if comm.rank == 0:
         out.write_text(json.dumps(record) + "\n")
@@ -216,13 +286,73 @@ def _cache_args(cache: Path | None) -> list[str]:
 
 
 def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path,
-            coupling: str, cache: Path | None = None) -> dict | None:
+            coupling: str, cache: Path | None = None, checkpoint: bool = False
+            ) -> dict | None:
     tag = f"h{h:g}_n{ranks}_{'mumps' if direct else 'default'}_{coupling}"
     out = outdir / f"{tag}.json"
     cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "solver.bench", "--worker",
            "--h", str(h), "--steps", str(steps), "--json", str(out),
-           "--coupling", coupling] + _cache_args(cache) + (["--direct"] if direct else [])
+           "--coupling", coupling] + _cache_args(cache) + (["--direct"] if direct else []) \
+        + (["--checkpoint"] if checkpoint else [])
     return _run(cmd, out, tag, outdir)
+
+
+# unknowns (Li + 3 displacement components per node) of the bench sphere against its mesh
+# size, measured with the meshes of this version (2026-12-04): the weak-scaling run picks
+# h by interpolating log(unknowns) in log(h), then reports the unknowns it got
+_MEASURED = ((0.204, 13652), (0.18, 19024), (0.157, 27760), (0.107, 82464),
+             (0.0839, 160476), (0.075, 220340))
+
+
+def weak_size(unknowns: float) -> float:
+    """Mesh size [um] (3 digits) whose bench mesh has about ``unknowns`` unknowns."""
+    lh = np.log([h for h, _ in _MEASURED])  # h falls as the unknowns grow
+    ln = np.log([n for _, n in _MEASURED])
+    slope_lo = (lh[1] - lh[0]) / (ln[1] - ln[0])
+    slope_hi = (lh[-1] - lh[-2]) / (ln[-1] - ln[-2])
+    x = np.log(unknowns)
+    if x < ln[0]:
+        y = lh[0] + slope_lo * (x - ln[0])
+    elif x > ln[-1]:
+        y = lh[-1] + slope_hi * (x - ln[-1])
+    else:
+        y = float(np.interp(x, ln, lh))
+    return float(f"{np.exp(y):.3g}")
+
+
+def weak(args, cache: Path | None, outdir: Path) -> int:
+    """``--weak``: about ``--per-rank`` unknowns on every rank of each ``--ranks`` count;
+    time per step, unknowns per rank, per-rank peak memory, checkpoint write/read."""
+    ranks = args.ranks or [1, 2, 4, 8]
+    ncores = len(__import__("os").sched_getaffinity(0))
+    records = []
+    for n in ranks:
+        h = weak_size(args.per_rank * n)
+        if cache is not None and _premesh(h, outdir, cache) is None:
+            continue
+        rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache,
+                      checkpoint=True)
+        if rec is None:
+            continue
+        rec["oversubscribed"] = n > ncores
+        records.append(rec)
+        per = rec["unknowns_per_rank"]
+        peaks = [p / 2**20 for p in rec["rank_peak_bytes"]]
+        print(f"ranks={n} h={h:g} unknowns={rec['unknowns']:>8d} per rank {min(per)}-"
+              f"{max(per)} step={rec['step_s']:7.3f}s"
+              f"{' (oversubscribed: not a timing)' if rec['oversubscribed'] else ''} "
+              f"peak rank0 {peaks[0]:.0f} MiB, others "
+              f"{np.mean(peaks[1:]) if n > 1 else float('nan'):.0f} MiB "
+              f"(ratio {rec['rank0_over_others']:.3f}) checkpoint write "
+              f"{rec['checkpoint_write_s']:.3f}s read {rec['checkpoint_read_s']:.3f}s "
+              f"{rec['checkpoint_bytes'] / 2**20:.2f} MiB", flush=True)
+    worst = max((r["rank0_over_others"] for r in records if r["ranks"] > 1), default=1.0)
+    summary = {"records": records, "weak": True, "per_rank": args.per_rank,
+               "rank0_over_others_max": worst, "within_20_percent": worst <= 1.2}
+    (outdir / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"rank 0 peak memory / mean of the others, worst: {worst:.3f} "
+          f"({'within' if worst <= 1.2 else 'NOT within'} 20 %); wrote {outdir / 'bench.json'}")
+    return 0
 
 
 def _launch_reference(h: float, ranks: int, outdir: Path,
@@ -248,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=float, nargs="+", default=[0.3, 0.18, 0.11, 0.075, 0.056],
                    help="mesh sizes in um (default: 0.3 0.18 0.11 0.075 0.056; the last gives "
                    "~5e5 unknowns)")
-    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--ranks", type=int, nargs="+", default=None,
+                   help="rank counts (default 1 2; with --weak 1 2 4 8)")
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--mumps-max", type=float, default=2.6e5,  # unknowns (solver setting)
                    help="run the MUMPS comparison up to this many unknowns")
@@ -262,7 +393,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mesh-cache", default=None,
                    help="mesh-cache folder, or 'off' to mesh in every worker (default: "
                    "$CHEMOMECH_MESH_CACHE or ~/.cache/chemomech/meshes, as for case runs)")
+    p.add_argument("--weak", action="store_true",
+                   help="weak scaling: about --per-rank unknowns on each rank of 1, 2, 4, 8 "
+                   "ranks (or --ranks); step time, unknowns and peak memory per rank, "
+                   "checkpoint write/read")
+    p.add_argument("--per-rank", type=float, default=3e4,
+                   help="unknowns per rank of --weak (default 3e4)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--checkpoint", action="store_true",
+                   help="also time a distributed checkpoint write and read of the state "
+                   "(w, s, u) after the steps (always on with --weak)")
     p.add_argument("--mesh-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--reference-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--h", type=float, help=argparse.SUPPRESS)
@@ -277,13 +417,17 @@ def main(argv: list[str] | None = None) -> int:
         _mesh_worker(args.h, cache, Path(args.json))
         return 0
     if args.worker:
-        _worker(args.h, args.steps, args.direct, Path(args.json), args.coupling, cache)
+        _worker(args.h, args.steps, args.direct, Path(args.json), args.coupling, cache,
+                args.checkpoint)
         return 0
     if args.reference_worker:
         _reference_worker(args.h, Path(args.json), cache)
         return 0
     outdir = Path(args.output)
     outdir.mkdir(parents=True, exist_ok=True)
+    if args.weak:
+        return weak(args, cache, outdir)
+    args.ranks = args.ranks or [1, 2]
     records = []
     for h in sorted(args.sizes, reverse=True):
         if cache is not None:
@@ -296,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
                      " (Gmsh time not recorded)") + f", {made['wall_s']:.1f} s wall",
                   flush=True)
         for n in args.ranks:
-            rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache)
+            rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache,
+                          checkpoint=args.checkpoint)
             if rec is None:
                 continue
             if rec["galerkin_products"] == "allatonce":
@@ -329,7 +474,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"mem={rec['peak_mem_bytes_per_unknown']:7.0f}B/unk "
                   f"mesh={rec['mesh_s']:.1f}s ({rec['mesh_cache']})"
                   + (f" mumps={rec['mumps_step_s']:.2f}s x{rec['speedup_vs_mumps']:.1f}"
-                     if "mumps_step_s" in rec else ""), flush=True)
+                     if "mumps_step_s" in rec else "")
+                  + (f" checkpoint write={rec['checkpoint_write_s']:.3f}s read="
+                     f"{rec['checkpoint_read_s']:.3f}s {rec['checkpoint_bytes'] / 2**20:.2f}MiB"
+                     if "checkpoint_write_s" in rec else ""), flush=True)
     summary: dict = {"records": records}
     largest = max((r["unknowns"] for r in records), default=0)
     one = [r for r in records if r["unknowns"] == largest and r["ranks"] == 1]

@@ -200,6 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              f", restarting from {restart}" if restart else "")
 
     from meshes import MeshBuildError
+    from solver.checkpoint import CheckpointError, CheckpointWriteError
     from solver.simulation import SimulationError, UnusedOptionsError, run_simulation
 
     synthesis = case.problem == "synthesis"
@@ -221,6 +222,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if comm.rank == 0:
             out.write_status(outdir, "failed", error=message)
         return _fail_input(message)
+    except CheckpointWriteError as exc:  # e.g. a full disk (every rank alike)
+        log.error("run failed: %s", exc)
+        if comm.rank == 0:
+            out.write_status(outdir, "failed", error=str(exc))
+        return 1
+    except CheckpointError as exc:  # a foreign mesh found while reading (every rank alike)
+        log.error("restart refused: %s", exc)
+        if comm.rank == 0:
+            out.write_status(outdir, "failed", error=str(exc))
+        return _fail_input(str(exc))
     except (SimulationError, MeshBuildError) as exc:  # raised on every rank alike
         log.error("run failed: %s", exc)
         if comm.rank == 0:

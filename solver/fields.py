@@ -101,8 +101,12 @@ class FieldWriter:
             self.eps_res = fem.Function(T1, name="residual_strain")
             self.eps_res_eq = fem.Function(V1, name="residual_strain_equivalent")
             self.inactive = fem.Function(V1, name="inactive_fraction")
-            self.barrier = fem.Function(V1, name="li_barrier_shift_eV")
-            point += [self.eps_res, self.eps_res_eq, self.inactive, self.barrier]
+            point += [self.eps_res, self.eps_res_eq, self.inactive]
+            # the healing law's Li-barrier change (a synthesis seed has no healing law)
+            self.barrier = (fem.Function(V1, name="li_barrier_shift_eV")
+                            if hasattr(defects, "barrier_expr") else None)
+            if self.barrier is not None:
+                point.append(self.barrier)
         dg0v = fem.functionspace(mesh, ("DG", 0, (3,)))
         self.c_axis = fem.Function(dg0v, name="c_axis")
         rot = tr.rotation.x.array.reshape(-1, 3, 3)
@@ -153,7 +157,8 @@ class FieldWriter:
             p.project(mech.eps_res, self.eps_res)
             p.project(self.defects.equivalent_expr, self.eps_res_eq)
             p.project(self.defects.f.phi, self.inactive)
-            p.project(self.defects.barrier_expr, self.barrier)
+            if self.barrier is not None:
+                p.project(self.defects.barrier_expr, self.barrier)
         if self._vtx is not None:
             self._vtx.write(t)
         if self._pvd is not None:

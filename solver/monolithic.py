@@ -609,7 +609,7 @@ class MonolithicSolver:
     # ------------------------------------------------------------------ checkpoints
     def predictor_functions(self) -> dict[str, fem.Function]:
         """Empty functions (w, s, u spaces) that hold the predictor's increment in a
-        checkpoint (keyed like the state: by dof coordinates, any rank count)."""
+        checkpoint (keyed like the state: by mesh-input vertices, any rank count)."""
         return {f"predictor_{name}": fem.Function(V, name=f"predictor_{name}")
                 for name, V in zip("wsu", self.spaces, strict=True)}
 

@@ -148,47 +148,56 @@ class ElectrochemicalProblem:
         self.tr.set_uniform(x0)
         self.stepper.initialise()
 
-    def restore(self, arrays: dict, meta: dict, path, x0: float) -> None:
-        """The state of a checkpoint (its arrays and metadata, solver/checkpoint.py);
+    def restore(self, reader, x0: float) -> None:
+        """The state of a checkpoint (a solver/checkpoint.py CheckpointReader, collective);
         ``x0`` (the case's initial x) only fills what the checkpoint does not hold."""
         from solver import checkpoint as ck
 
-        tr, mech = self.tr, self.mech
+        tr, mech, meta = self.tr, self.mech, reader.meta
+        reader.check_mesh(tr.mesh)
+        if mech is not None and mech.eps_res is None and reader.has("eps_res") \
+                and reader.abs_max("eps_res") != 0.0:
+            raise ck.CheckpointError(f"{reader.path}: the checkpoint holds a nonzero "
+                                     "residual eigenstrain (eps_res), which this run does "
+                                     "not carry")
         tr.set_uniform(x0)
-        ck.restore_state(arrays, tr, mech, path)
+        reader.restore(ck.state_functions(tr, mech))
         mono = self.stepper.monolithic
         if mono is not None and meta.get("predictor") is not None:
             funcs = mono.predictor_functions()
-            ck.restore_state(arrays, tr, mech, path, funcs=funcs)
+            reader.restore(funcs)
             mono.restore_predictor(funcs, meta["predictor"])
             del funcs
         li_pred = self.stepper.predictor
         if li_pred is not None and meta.get("li_predictor") is not None:
             funcs = li_pred.functions()
-            ck.restore_state(arrays, tr, mech, path, funcs=funcs)
+            reader.restore(funcs)
             li_pred.restore(funcs, meta["li_predictor"])
         if self.defects is not None:
-            ck.restore_state(arrays, tr, mech, path, funcs=self.defects.functions())
+            reader.restore(self.defects.functions())
             self.defects.set_total()
         tr.V.value = meta["V"]
         tr.accept()  # the restored state is the last accepted one
         self.stepper.accept_mechanics()
 
     def checkpoint_state(self) -> tuple[dict, dict]:
-        """(arrays gathered on rank 0, extra metadata) of the problem (collective)."""
+        """(name -> function of the state, extra metadata) of the problem: what a
+        checkpoint holds (solver/checkpoint.py)."""
         from solver import checkpoint as ck
 
         mono = self.stepper.monolithic
         pred = mono.predictor_state() if mono is not None else None
-        extra = dict(pred[0]) if pred else {}
+        funcs = dict(ck.state_functions(self.tr, self.mech))
+        if pred:
+            funcs.update(pred[0])
         li = self.stepper.predictor.state() if self.stepper.predictor is not None else None
         if li is not None:
-            extra.update(li[0])
+            funcs.update(li[0])
         if self.defects is not None:
-            extra.update(self.defects.functions())
-        arrays = ck.gather_state(self.tr, self.mech, extra=extra)
-        return arrays, {"V": float(self.tr.V.value), "predictor": pred[1] if pred else None,
-                        "li_predictor": li[1] if li else None}
+            funcs.update(self.defects.functions())
+        return funcs, {"V": float(self.tr.V.value), "predictor": pred[1] if pred else None,
+                       "li_predictor": li[1] if li else None,
+                       "mesh": ck.mesh_fingerprint(self.tr.mesh)}
 
     # ------------------------------------------------------------------ stepping
     def solve(self, controls: Controls):

@@ -4,7 +4,7 @@ One object owns every writer of the run folder, so the driver (solver/driver.py)
 only *when* (a row per accepted step, fields every ``output.field_every`` steps and at the
 end of every protocol step, a checkpoint every ``output.checkpoint_every`` steps and at
 step boundaries) and this module says *how*.  Only rank 0 touches files except for the
-collective field writers and the checkpoint gather.
+collective field writers and the checkpoint (each rank writes its own part).
 
 ``cycles.csv``: one row per cycle of the protocol's cycle blocks (solver/protocol/parse.py)
 with the charge and discharge capacity of the cycle (the capacities of its charge-side
@@ -111,14 +111,14 @@ class RunRecorder:
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, state: RunState, why: str) -> None:
-        """Write the whole state (collective; rank 0 writes)."""
+        """Write the whole state (collective: every rank writes the dofs it owns)."""
         t0 = time.perf_counter()
-        arrays, extra = self.problem.checkpoint_state()
+        funcs, extra = self.problem.checkpoint_state()
+        meta = {**state.meta(), **extra, "wall_s": time.perf_counter() - self.wall0,
+                "ranks": self.comm.size, "physics_hash": self.phash,
+                "case_source": self.case.source, "reason": why}
+        path = ck.write_checkpoint(self.outdir, self.comm, ck.field_parts(funcs), meta)
         if self.rank0:
-            meta = {**state.meta(), **extra, "wall_s": time.perf_counter() - self.wall0,
-                    "ranks": self.comm.size, "physics_hash": self.phash,
-                    "case_source": self.case.source, "reason": why}
-            path = ck.write_checkpoint(self.outdir, arrays, meta)
             if self.out["pvd"]:
                 write_pvd(self.outdir / "vtk" / "fields.pvd", state.pvd_entries)
             log.debug("checkpoint %s (%s), %.3f s", path.name, why, time.perf_counter() - t0)

@@ -109,9 +109,10 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
     """Run a validated case; write outputs to ``outdir`` (prepared by the caller).
 
     ``max_steps`` counts the accepted steps of the whole run, those before a restart
-    included.  ``restart``: a checkpoint file (solver/checkpoint.py) to continue from, on
-    any number of ranks; the caller checked it belongs to this case.  The continuation
-    truncates ``timeseries.csv`` to the checkpoint's step and appends to it; fields go to
+    included.  ``restart``: a checkpoint (a folder, or a format-1 file; solver/checkpoint.py)
+    to continue from, on any number of ranks; the caller checked it belongs to this case.
+    The continuation truncates ``timeseries.csv`` to the checkpoint's step and appends to
+    it; fields go to
     ``fields_restart_<step>.bp`` and ``vtk/fields_restart_<step>.pvd``, and
     ``vtk/fields.pvd`` lists the earlier outputs (up to the checkpoint) and the new ones.
     """
@@ -130,9 +131,9 @@ def run_simulation(case: Case, outdir: Path | None, comm: MPI.Comm,
         problem.initialise(x0)
         state = RunState(dt_next_s=case["numerics"]["dt_initial"])
     else:
-        meta, arrays = ck.load_checkpoint(restart)
-        problem.restore(arrays, meta, restart, x0)
-        del arrays
+        with ck.CheckpointReader(restart, comm) as reader:
+            problem.restore(reader, x0)
+            meta = reader.meta
         state = RunState.from_meta(meta)
         wall0 -= meta["wall_s"]  # wall_s keeps counting from the original start
         if comm.rank == 0:

@@ -352,18 +352,18 @@ class SynthesisProblem:
         return {"li_activity": self.a, "precursor": f["precursor"], "layered": f["layered"],
                 "rock_salt": f["rock_salt"], "layered_via_rock_salt": f["layered_via_rock_salt"]}
 
-    def checkpoint_state(self) -> tuple[dict | None, dict]:
-        """(accepted state gathered on rank 0 by dof coordinates, extra metadata);
-        collective (solver/checkpoint.py)."""
+    def checkpoint_state(self) -> tuple[dict, dict]:
+        """(name -> function of the accepted state, extra metadata): what a checkpoint
+        holds (solver/checkpoint.py; every rank writes the dofs it owns)."""
         from solver import checkpoint as ck
 
-        return ck.gather_functions(self.comm, self._state_functions()), {}
+        return self._state_functions(), {"mesh": ck.mesh_fingerprint(self.mesh)}
 
-    def restore(self, arrays: dict, meta: dict, path) -> None:
-        """The accepted state of a checkpoint, on any number of ranks (collective)."""
-        from solver import checkpoint as ck
-
-        ck.restore_functions(arrays, self.comm, self._state_functions(), path)
+    def restore(self, reader) -> None:
+        """The accepted state of a checkpoint (a solver/checkpoint.py CheckpointReader),
+        on any number of ranks (collective)."""
+        reader.check_mesh(self.mesh)
+        reader.restore(self._state_functions())
         f = self.fields
         self.a_old.x.array[:] = self.a.x.array
         self.p_old = f["precursor"].x.array.copy()

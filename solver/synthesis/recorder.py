@@ -97,15 +97,15 @@ class SynthesisRecorder:
             self._own_writes += 1
 
     def checkpoint(self, state: RunState, why: str) -> None:
-        """Write the whole state (collective; rank 0 writes)."""
+        """Write the whole state (collective: every rank writes the dofs it owns)."""
         from solver import checkpoint as ck
 
-        arrays, extra = self.problem.checkpoint_state()
+        funcs, extra = self.problem.checkpoint_state()
+        meta = {**state.meta(), **extra, "wall_s": time.perf_counter() - self.wall0,
+                "ranks": self.comm.size, "physics_hash": self.phash,
+                "case_source": self.case.source, "reason": why, "tm0_mol": self._tm0}
+        ck.write_checkpoint(self.outdir, self.comm, ck.field_parts(funcs), meta)
         if self.comm.rank == 0:
-            meta = {**state.meta(), **extra, "wall_s": time.perf_counter() - self.wall0,
-                    "ranks": self.comm.size, "physics_hash": self.phash,
-                    "case_source": self.case.source, "reason": why, "tm0_mol": self._tm0}
-            ck.write_checkpoint(self.outdir, arrays, meta)
             if self.case["output"]["pvd"]:
                 write_pvd(self.outdir / "vtk" / "fields.pvd", state.pvd_entries)
 

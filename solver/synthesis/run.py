@@ -44,9 +44,9 @@ def run_synthesis(case, outdir: Path | None, comm: MPI.Comm, max_steps: int | No
         state = RunState(dt_next_s=case["numerics"]["dt_initial"])
         rec = SynthesisRecorder(case, problem, comm, outdir, wall0)
     else:
-        meta, arrays = ck.load_checkpoint(restart)
-        problem.restore(arrays, meta, restart)
-        del arrays
+        with ck.CheckpointReader(restart, comm) as reader:
+            problem.restore(reader)
+            meta = reader.meta
         state = RunState.from_meta(meta)
         wall0 -= meta["wall_s"]
         if comm.rank == 0:

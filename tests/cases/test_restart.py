@@ -1,7 +1,7 @@
 """Checkpoint and restart as users drive them: `run --max-steps`, `run --restart`, SIGKILL.
 
 A restarted run must end where an uninterrupted one ends: the same timeseries.csv to
-solver tolerance (tests/compare.py), also when the rank count changes (1 -> 2, 2 -> 1),
+solver tolerance (tests/compare.py), also when the rank count changes (1 -> 2, 2 -> 1, 2 -> 3),
 and a run killed while writing a checkpoint must keep the previous one usable.
 """
 
@@ -107,6 +107,22 @@ def test_restart_2_to_1_ranks_matches_uninterrupted(case_file, reference, tmp_pa
         assert float(b["x_mean"]) == pytest.approx(float(a["x_mean"]), rel=1e-6, abs=1e-9)
 
 
+def test_restart_2_to_3_ranks_matches_uninterrupted(case_file, reference, tmp_path):
+    """A distributed checkpoint of 2 ranks (2 parts) read by 3 (oversubscribed here)."""
+    from solver import checkpoint as ck
+
+    out = tmp_path / "run"
+    res = _run(["run", str(case_file), "--output", str(out), "--max-steps", "4"], ranks=2)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ckpt = ck.find_checkpoint(out)
+    assert ckpt.is_dir() and ck.load_checkpoint(ckpt)[0]["parts"] == 2
+    res = _run(["run", str(case_file), "--output", str(out), "--restart"], ranks=3)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "written on 2 rank(s)" in (out / "run.log").read_text()
+    assert _status(out)["status"] == "completed"
+    assert_rows_match(reference, _rows(out))
+
+
 def test_restart_1_to_2_ranks_and_max_steps_counts_whole_run(case_file, reference, tmp_path):
     """`--max-steps 3` then `--restart --max-steps 6` ends where `--max-steps 6` ends."""
     out = tmp_path / "run"
@@ -128,32 +144,37 @@ def test_restart_1_to_2_ranks_and_max_steps_counts_whole_run(case_file, referenc
 
 
 def test_sigkill_during_checkpoint_write_keeps_previous(case_file, reference, tmp_path):
+    """Killed on 2 ranks after every part of checkpoint 6 is written, before the switch."""
     from solver import checkpoint as ck
 
     out = tmp_path / "killed"
-    env = {**os.environ, ck.STALL_ENV: "6"}  # stall half-way through checkpoint 6
-    proc = subprocess.Popen([*CHEMOMECH, "run", str(case_file), "--output", str(out)],
+    env = {**os.environ, ck.STALL_ENV: "6"}  # stall between writing and switching
+    proc = subprocess.Popen([_mpiexec(), "-n", "2", *CHEMOMECH, "run", str(case_file),
+                             "--output", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     marker = out / ck.CHECKPOINT_DIR / "STALLED"
-    deadline = time.time() + 120
+    deadline = time.time() + 180
     while time.time() < deadline and not marker.exists() and proc.poll() is None:
         time.sleep(0.1)
     assert marker.exists(), "the run never reached the stalled checkpoint write"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     d = out / ck.CHECKPOINT_DIR
-    assert (d / "ckpt_000006.npz.tmp").exists() and not (d / "ckpt_000006.npz").exists()
+    tmp = d / "ckpt_000006.tmp"
+    assert {p.name for p in tmp.iterdir()} >= {"part_00000.npz", "part_00001.npz"}
+    assert not (d / "ckpt_000006").exists()
     latest = ck.find_checkpoint(out)
-    assert latest == d / "ckpt_000003.npz"
-    meta, arrays = ck.load_checkpoint(latest)
-    assert meta["step"] == 3 and arrays["w__values"].size > 0
+    assert latest == d / "ckpt_000003"
+    meta, _ = ck.load_checkpoint(latest)
+    assert meta["step"] == 3 and meta["parts"] == 2 and meta["fields"]["w"]["size"] > 0
     assert (out / "INCOMPLETE").exists() and _status(out)["status"] == "running"
     assert len(_rows(out)) == 7  # rows up to step 6 were written before the kill
     res = _run(["run", str(case_file), "--output", str(out), "--restart"])
     assert res.returncode == 0, res.stderr[-3000:]
     assert_rows_match(reference, _rows(out))
     assert not (out / "INCOMPLETE").exists()
+    assert not tmp.exists()  # the leftover was removed when step 6 was written again
 
 
 def test_restart_refuses_other_case_and_missing_checkpoint(case_file, reference, tmp_path):
