@@ -79,24 +79,37 @@ def connect_grains(grain: np.ndarray, a: np.ndarray, b: np.ndarray,
         stray[order[first]] = False
         if not stray.any():
             return grain, moved
-        # a stray piece joins the other grain it shares most faces with
+        # a stray piece joins the other grain it shares most faces with, counting faces
+        # to kept pieces only (two strays side by side would otherwise swap grains);
+        # a piece that touches only strays waits for a later pass, unless none can move
         diff = ~same
         fa = np.concatenate([a[diff], b[diff]])
         fb = np.concatenate([b[diff], a[diff]])
         sel = stray[label[fa]]
-        comp, other = label[fa[sel]], grain[fb[sel]]
-        key = comp.astype(np.int64) * (int(grain.max()) + 1) + other
-        keys, counts = np.unique(key, return_counts=True)
-        kc, ko = keys // (int(grain.max()) + 1), keys % (int(grain.max()) + 1)
-        best = np.lexsort((-counts, kc))
-        keep = np.ones(len(best), dtype=bool)
-        keep[1:] = kc[best[1:]] != kc[best[:-1]]
-        target = np.full(ncomp, -1, dtype=np.int64)
-        target[kc[best[keep]]] = ko[best[keep]]
+        target = _majority(label[fa[sel & ~stray[label[fb]]]],
+                           grain[fb[sel & ~stray[label[fb]]]], ncomp)
+        if not np.any(target[stray] >= 0):
+            target = _majority(label[fa[sel]], grain[fb[sel]], ncomp)
         move = stray[label] & (target[label] >= 0)
         moved += int(move.sum())
         grain[move] = target[label[move]]
     raise GrainAssignmentError(f"grains still disconnected after {max_passes} passes")
+
+
+def _majority(comp: np.ndarray, other: np.ndarray, ncomp: int) -> np.ndarray:
+    """Per component, the most frequent value of ``other`` over its (comp, other) face
+    pairs (-1 for a component without any)."""
+    target = np.full(ncomp, -1, dtype=np.int64)
+    if comp.size == 0:
+        return target
+    base = int(other.max()) + 1
+    keys, counts = np.unique(comp.astype(np.int64) * base + other, return_counts=True)
+    kc, ko = keys // base, keys % base
+    best = np.lexsort((-counts, kc))
+    first = np.ones(len(best), dtype=bool)
+    first[1:] = kc[best[1:]] != kc[best[:-1]]
+    target[kc[best[first]]] = ko[best[first]]
+    return target
 
 
 def grains_on_mesh(arrays: MeshArrays, tessellation) -> tuple[MeshArrays, dict]:
