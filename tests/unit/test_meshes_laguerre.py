@@ -254,3 +254,31 @@ def test_impossible_laguerre_grains_name_the_key(grains, geometry, key, text):
     with pytest.raises(GeometryError) as err:
         spec_from_case(values, UM)
     assert err.value.key == key and text in str(err.value)
+
+
+@pytest.mark.parametrize("override, key, text", [
+    ("grains.aspect_ratio=9", "grains.aspect_ratio", "must lie in [1, 5]"),
+    ("grains.size_spread=-0.1", "grains.size_spread", "must lie in [0, 1]"),
+    ("grains.method=\"voxels\"", "grains.method", "expected one of 'fragment', 'laguerre'"),
+    ("grains.diameter=\"0.05 um\"", "grains.diameter", "less than two elements"),
+    ("grains.diameter=\"-1 um\"", "grains.diameter", "must be positive"),
+    ("grains.count=500", "grains.diameter", "give either grains.count"),
+    ("grains.method=\"fragment\"", "grains.size_spread", "only with grains.method"),
+    ("geometry.mesh_size=\"0.3 um\"", "grains.size_spread", "smallest of 534 grains"),
+])
+def test_cli_refuses_bad_grain_keys_naming_file_and_key_without_a_folder(tmp_path, override,
+                                                                       key, text):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "never"
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "-m", "solver.cli", "run",
+                          "cases/pc_nm91_realistic.toml", "--output", str(out), "--set",
+                          override], capture_output=True, text=True, cwd=root)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    assert f"cases/pc_nm91_realistic.toml with --set: {key}:" in res.stderr, res.stderr
+    assert text in res.stderr, res.stderr
+    assert not out.exists()
