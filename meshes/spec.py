@@ -26,6 +26,9 @@ from meshes.polyhedra import (
 from meshes.voids import VoidPlacementError, place_voids, void_count_and_radius
 
 FACETED = ("platelet", "octahedron")
+# bump when meshes/cell_grains.py assigns grains differently for the same weights: only
+# laguerre meshes are remade (meshes.cache.GENERATOR_VERSION would remake every mesh)
+LAGUERRE_VERSION = 1
 
 
 class GeometryError(ValueError):
@@ -88,7 +91,8 @@ class MeshSpec:
         poly = self.polyhedron
         # the laguerre keys only when used: fragment meshes keep their cache keys
         lag = ({} if self.grain_method == "fragment" else
-               {"grain_method": self.grain_method, "grain_weights": r(self.grain_weights),
+               {"grain_method": self.grain_method, "laguerre_version": LAGUERRE_VERSION,
+                "grain_weights": r(self.grain_weights),
                 "grain_aspect": r(self.grain_aspect)})
         return {**lag,
             "shape": self.shape, "semi_axes": r(self.semi_axes), "h_bulk": r(self.h_bulk),
