@@ -150,6 +150,28 @@ class Tessellation:
         pw = vv - self.weights[idx]
         return idx[np.arange(len(idx)), np.argmin(pw, axis=1)]
 
+    def _metric(self, g: np.ndarray) -> np.ndarray:
+        """(m, 3, 3) matrices A_g^T A_g of the grains ``g`` (the stretched distance)."""
+        e = self._radial()[g]
+        a_par2, a_perp2 = self.aspect ** (-4.0 / 3.0), self.aspect ** (2.0 / 3.0)
+        rr = e[:, :, None] * e[:, None, :]
+        return a_par2 * rr + a_perp2 * (np.eye(3)[None] - rr)
+
+    def boundary_normals(self, points: np.ndarray, gi: np.ndarray, gj: np.ndarray
+                         ) -> np.ndarray:
+        """Unit normals (m, 3) of the boundary between grains gi and gj (0-based) at
+        ``points``, pointing from gi into gj: the gradient of the power-distance
+        difference, ``M_i (p - s_i) - M_j (p - s_j)`` up to a factor 2 (the bisector
+        direction ``s_j - s_i`` for unstretched grains, the plane of the Laguerre cell).
+
+        Element faces of a grain boundary form a staircase; these are the normals of the
+        surface they approximate (grain-boundary normal tractions, solver/grains.py)."""
+        p = np.asarray(points, dtype=float)
+        gi, gj = np.asarray(gi), np.asarray(gj)
+        n = (np.einsum("mij,mj->mi", self._metric(gi), p - self.seeds[gi])
+             - np.einsum("mij,mj->mi", self._metric(gj), p - self.seeds[gj]))
+        return n / np.linalg.norm(n, axis=1)[:, None]
+
     def power(self, points: np.ndarray, k: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """(candidate grains, power distances [um^2]) of every point, sorted by power."""
         idx, vv = self.candidates(points, k)

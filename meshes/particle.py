@@ -48,6 +48,9 @@ class ParticleMesh:
     # grain-boundary facet tag -> (grain i, grain j), i < j
     grain_pairs: dict[int, tuple[int, int]] = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # cache hit/miss, meshing time, CAD volume
+    # laguerre grains: the tessellation the grain ids come from (its boundary normals are
+    # those of the surface the staircase of element faces approximates); else None
+    tessellation: object | None = None
 
     def facet_ids(self, name: str) -> list[int]:
         """Facet tags of a physical-group name; ``grain_boundary`` means all pairs."""
@@ -123,7 +126,10 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
     mesh, cell_tags, facet_tags = sort_cell_vertices(mesh, cell_tags, facet_tags)
     mesh.topology.create_connectivity(2, 3)
     grains, pairs = _groups_info(groups)
-    return ParticleMesh(mesh, cell_tags, facet_tags, groups, length_unit, grains, pairs, info)
+    tess = (spec.tessellation() if spec.seeds is not None and spec.grain_method == "laguerre"
+            else None)
+    return ParticleMesh(mesh, cell_tags, facet_tags, groups, length_unit, grains, pairs, info,
+                        tess)
 
 
 def _make_arrays(spec: MeshSpec):
