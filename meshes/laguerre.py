@@ -123,27 +123,49 @@ class Tessellation:
         out[ok] = self.seeds[ok] / n[ok, None]
         return out  # a seed at the centre has no radial direction: isotropic
 
-    def candidates(self, points: np.ndarray, k: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(self, points: np.ndarray, k: int = 32, exact_k: bool = False,
+                   chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
         """(indices (m, k'), stretched squared distances (m, k') [um^2]) of the k'
         Euclidean-nearest seeds of every point: the grains that can own it (k' = 2k for
-        stretched grains, whose owner may lie farther)."""
+        stretched grains, whose owner may lie farther, unless ``exact_k``)."""
+        idx, vv, _ = self._candidates(points, k if exact_k or self.aspect == 1.0 else 2 * k,
+                                      chunk)
+        return idx, vv
+
+    def _fmin(self) -> float:
+        """Smallest factor of the stretched squared distance: |A v|^2 >= fmin |v|^2."""
+        return min(self.aspect ** (-4.0 / 3.0), self.aspect ** (2.0 / 3.0))
+
+    def _candidates(self, points: np.ndarray, k: int, chunk: int = 20_000,
+                    lift: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`candidates` and the squared distance to the k-th seed: Euclidean, or
+        with ``lift`` in the lifted space where seed j gets the 4th coordinate
+        ``sqrt((W - w_j) / fmin)`` (W the largest weight; :meth:`assign`)."""
         from scipy.spatial import cKDTree
 
-        k = min(k if self.aspect == 1.0 else 2 * k, self.num_grains)
-        _, idx = cKDTree(self.seeds).query(points, k=k)
+        k = min(k, self.num_grains)
+        if lift:
+            w = self.weights
+            tree = cKDTree(np.column_stack([self.seeds,
+                                            np.sqrt((w.max() - w) / self._fmin())]))
+            dist, idx = tree.query(np.column_stack([points, np.zeros(len(points))]), k=k)
+        else:
+            dist, idx = cKDTree(self.seeds).query(points, k=k)
         idx = np.asarray(idx).reshape(len(points), k)
+        dk2 = np.asarray(dist).reshape(len(points), k)[:, -1] ** 2
         radial = self._radial()
         a_par2 = self.aspect ** (-4.0 / 3.0)  # |A v|^2 factors: volume-preserving stretch
         a_perp2 = self.aspect ** (2.0 / 3.0)
         vv = np.empty(idx.shape)
-        for s in range(0, len(points), 100_000):  # chunks: (m, k, 3) temporaries
-            v = points[s:s + 100_000, None, :] - self.seeds[idx[s:s + 100_000]]
+        for s in range(0, len(points), chunk):  # chunks: (m, k, 3) temporaries in cache
+            ii = idx[s:s + chunk]
+            v = points[s:s + chunk, None, :] - self.seeds[ii]
             d2 = np.einsum("mkj,mkj->mk", v, v)
             if self.aspect != 1.0:
-                vr = np.einsum("mkj,mkj->mk", v, radial[idx[s:s + 100_000]])
+                vr = np.einsum("mkj,mkj->mk", v, radial[ii])
                 d2 = a_par2 * vr**2 + a_perp2 * (d2 - vr**2)
-            vv[s:s + 100_000] = d2
-        return idx, vv
+            vv[s:s + chunk] = d2
+        return idx, vv, dk2
 
     def owner(self, idx: np.ndarray, vv: np.ndarray) -> np.ndarray:
         """Grain index of each point from its :meth:`candidates` (least power distance)."""
@@ -179,11 +201,31 @@ class Tessellation:
         order = np.argsort(pw, axis=1)
         return np.take_along_axis(idx, order, axis=1), np.take_along_axis(pw, order, axis=1)
 
-    def assign(self, points: np.ndarray) -> np.ndarray:
-        """Grain index (0-based) of every point (m, 3)."""
-        if len(points) == 0:
-            return np.zeros(0, dtype=np.int64)
-        return self.owner(*self.candidates(points))
+    def assign(self, points: np.ndarray, k: int = 16) -> np.ndarray:
+        """Grain index (0-based) of every point (m, 3): the least power distance, exactly.
+
+        Seeds are searched in a lifted space: seed j at ``(s_j, sqrt((W - w_j)/f))`` with
+        W the largest weight and f the smallest stretch factor (|A v|^2 >= f |v|^2), so
+        that the lifted squared distance L_j = |p - s_j|^2 + (W - w_j)/f bounds the power
+        distance from below: P_j >= f L_j - W (exact, not a bound, for unstretched grains:
+        the classical lifting of a power diagram).  The k lifted-nearest seeds are tried
+        first; every seed beyond the k-th has P_j >= f L_k - W, so a point whose best
+        candidate beats that is decided; the others are tried again with 4k seeds."""
+        points = np.asarray(points, dtype=float)
+        owner = np.zeros(len(points), dtype=np.int64)
+        todo = np.arange(len(points))
+        fmin = self._fmin()
+        wmax = float(np.max(self.weights)) if self.num_grains else 0.0
+        while todo.size:
+            idx, vv, dk2 = self._candidates(points[todo], k, lift=True)
+            pw = vv - self.weights[idx]
+            best = np.argmin(pw, axis=1)
+            owner[todo] = idx[np.arange(len(idx)), best]
+            if k >= self.num_grains:
+                break
+            certain = pw[np.arange(len(idx)), best] <= fmin * dk2 - wmax
+            todo, k = todo[~certain], 4 * k
+        return owner
 
 
 def fit_weights(seeds: np.ndarray, target: np.ndarray, semi: np.ndarray, aspect: float,

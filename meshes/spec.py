@@ -28,7 +28,7 @@ from meshes.voids import VoidPlacementError, place_voids, void_count_and_radius
 FACETED = ("platelet", "octahedron")
 # bump when meshes/cell_grains.py assigns grains differently for the same weights: only
 # laguerre meshes are remade (meshes.cache.GENERATOR_VERSION would remake every mesh)
-LAGUERRE_VERSION = 1
+LAGUERRE_VERSION = 2  # 2: exact (certified) nearest-power assignment
 
 
 class GeometryError(ValueError):

@@ -327,3 +327,19 @@ def test_boundary_normals_are_the_bisectors_and_what_the_staircase_approximates(
         a = area_n[sel].sum(axis=0)
         b = (tess_n[sel] * area[sel, None]).sum(axis=0)
         assert a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) > 0.98, t  # measured > 0.99
+
+
+@pytest.mark.parametrize("aspect", [1.0, 2.5])
+def test_assign_is_the_exact_least_power_distance(aspect):
+    """Against brute force over every seed (the lifted-space search is a certified bound,
+    not a heuristic neighbour count)."""
+    from meshes.laguerre import Tessellation
+
+    rng = np.random.default_rng(7)
+    seeds = (rng.random((300, 3)) * 2 - 1) * 2.0
+    tess = Tessellation(seeds, rng.normal(0.0, 0.5, 300), aspect)  # large, uneven weights
+    pts = (rng.random((5000, 3)) * 2 - 1) * 2.0
+    v = pts[:, None, :] - seeds[None]
+    metric = tess._metric(np.arange(300))
+    power = np.einsum("mki,kij,mkj->mk", v, metric, v) - tess.weights[None]
+    assert np.array_equal(tess.assign(pts), np.argmin(power, axis=1))
