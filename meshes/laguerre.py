@@ -2,7 +2,7 @@
 
 The ``laguerre`` grain method (docs/meshes.md) does not cut the particle into polyhedra
 with OpenCASCADE (one ``fragment`` of N Voronoi cells, which grows much faster than N:
-measured 3 s for 100 grains, over 20 min for 500 in this 6.5 um particle); it meshes the
+measured 3 s for 100 grains, 290 s for 500 in a 6.5 um particle, before any meshing); it meshes the
 particle once and gives every tetrahedron the grain that owns its centroid
 (meshes/cell_grains.py).  This module holds the tessellation:
 
@@ -15,7 +15,7 @@ particle once and gives every tetrahedron the grain that owns its centroid
   ``A_i`` stretches grain i along the radial direction of its seed by ``aspect`` with the
   volume kept (``aspect = 1``: the ordinary Laguerre tessellation, convex cells); the
   weights ``w_i`` [um^2] are fitted on sample points so that each grain gets its target
-  volume (a few % rms, reported).
+  volume (5-10 % rms, reported as ``grain_volume_fit_rms``).
 
 Same inputs, same tessellation (every random number comes from seeded generators).
 Lengths are in the model unit (um).
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # sample points per grain for the weight fit and the junction search: enough for volume
-# errors of a few %, cheap enough that `chemomech validate` stays ~1 s for 500 grains
+# errors of 5-10 %, cheap enough that `chemomech validate` stays ~2 s CPU at 500 grains
 SAMPLES_PER_GRAIN = 128
 FIT_ITERATIONS = 40
 DAMP = 0.35  # weight-update damping: neighbours move too, a full step overshoots
