@@ -159,6 +159,8 @@ def _make_arrays(spec: MeshSpec):
         t1 = time.perf_counter()
         arrays, grain_info = grains_on_mesh(arrays, spec.tessellation())
         info.update(grain_info, grain_assign_s=time.perf_counter() - t1)
+        if "grain_volume_fit_rms" in spec.extra:  # how closely the grains got their sizes
+            info["grain_volume_fit_rms"] = float(spec.extra["grain_volume_fit_rms"])
     return arrays, info
 
 
