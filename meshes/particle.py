@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,9 @@ class ParticleMesh:
     # grain-boundary facet tag -> (grain i, grain j), i < j
     grain_pairs: dict[int, tuple[int, int]] = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # cache hit/miss, meshing time, CAD volume
+    # laguerre grains: the tessellation the grain ids come from (its boundary normals are
+    # those of the surface the staircase of element faces approximates); else None
+    tessellation: object | None = None
 
     def facet_ids(self, name: str) -> list[int]:
         """Facet tags of a physical-group name; ``grain_boundary`` means all pairs."""
@@ -123,7 +126,10 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
     mesh, cell_tags, facet_tags = sort_cell_vertices(mesh, cell_tags, facet_tags)
     mesh.topology.create_connectivity(2, 3)
     grains, pairs = _groups_info(groups)
-    return ParticleMesh(mesh, cell_tags, facet_tags, groups, length_unit, grains, pairs, info)
+    tess = (spec.tessellation() if spec.seeds is not None and spec.grain_method == "laguerre"
+            else None)
+    return ParticleMesh(mesh, cell_tags, facet_tags, groups, length_unit, grains, pairs, info,
+                        tess)
 
 
 def _make_arrays(spec: MeshSpec):
@@ -137,13 +143,24 @@ def _make_arrays(spec: MeshSpec):
     try:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.model.add("particle")
-        info = build_model_checked(spec)
+        laguerre = spec.seeds is not None and spec.grain_method == "laguerre"
+        # laguerre: Gmsh meshes the particle (minus voids) as one region; the grains are
+        # assigned per tetrahedron below, without Gmsh (meshes/cell_grains.py)
+        info = build_model_checked(replace(spec, seeds=None) if laguerre else spec)
         # Gmsh's own time, stored with a cached mesh so that a later hit reports what the
         # mesh cost to make (chemomech bench)
         info["gmsh_s"] = time.perf_counter() - t0
         arrays = MeshArrays.from_gmsh(gmsh.model)
     finally:
         gmsh.finalize()
+    if laguerre:
+        from meshes.cell_grains import grains_on_mesh
+
+        t1 = time.perf_counter()
+        arrays, grain_info = grains_on_mesh(arrays, spec.tessellation())
+        info.update(grain_info, grain_assign_s=time.perf_counter() - t1)
+        if "grain_volume_fit_rms" in spec.extra:  # how closely the grains got their sizes
+            info["grain_volume_fit_rms"] = float(spec.extra["grain_volume_fit_rms"])
     return arrays, info
 
 

@@ -26,6 +26,9 @@ from meshes.polyhedra import (
 from meshes.voids import VoidPlacementError, place_voids, void_count_and_radius
 
 FACETED = ("platelet", "octahedron")
+# bump when meshes/cell_grains.py assigns grains differently for the same weights: only
+# laguerre meshes are remade (meshes.cache.GENERATOR_VERSION would remake every mesh)
+LAGUERRE_VERSION = 2  # 2: exact (certified) nearest-power assignment
 
 
 class GeometryError(ValueError):
@@ -54,6 +57,11 @@ class MeshSpec:
     order: int = 1
     analytic_volume: float = 0.0  # solid volume (voids removed), um^3
     c_axis: np.ndarray | None = None  # faceted shapes: crystal c-axis (sample frame)
+    # grain method: "fragment" (OCC fragment of Voronoi polyhedra) or "laguerre" (one
+    # particle mesh, grain id per tetrahedron from a weighted tessellation)
+    grain_method: str = "fragment"
+    grain_weights: np.ndarray | None = None  # laguerre: power weights (n,) [um^2]
+    grain_aspect: float = 1.0  # laguerre: radial length / width of the grains
     extra: dict = field(default_factory=dict)
 
     @property
@@ -65,6 +73,12 @@ class MeshSpec:
         """Seed points (the grain centres used for textures), (num_grains, 3)."""
         return np.zeros((1, 3)) if self.seeds is None else self.seeds
 
+    def tessellation(self):
+        """The grains' :class:`meshes.laguerre.Tessellation` (laguerre method only)."""
+        from meshes.laguerre import Tessellation
+
+        return Tessellation(self.seeds, self.grain_weights, self.grain_aspect)
+
     def key_dict(self) -> dict:
         """Every parameter that determines the mesh, rounded to 12 significant digits."""
 
@@ -75,7 +89,12 @@ class MeshSpec:
             return [float(f"{v:.12g}") for v in arr.ravel()]
 
         poly = self.polyhedron
-        return {
+        # the laguerre keys only when used: fragment meshes keep their cache keys
+        lag = ({} if self.grain_method == "fragment" else
+               {"grain_method": self.grain_method, "laguerre_version": LAGUERRE_VERSION,
+                "grain_weights": r(self.grain_weights),
+                "grain_aspect": r(self.grain_aspect)})
+        return {**lag,
             "shape": self.shape, "semi_axes": r(self.semi_axes), "h_bulk": r(self.h_bulk),
             "h_surf": r(self.h_surf), "depth": r(self.depth),
             "polyhedron": None if poly is None else {"vertices": r(poly.vertices),
@@ -91,6 +110,8 @@ class MeshSpec:
                 f"mesh_size={self.h_bulk:.4g} um, surface_mesh_size={self.h_surf:.4g} um")
         if self.seeds is not None:
             text += f", grains={len(self.seeds)}"
+            if self.grain_method != "fragment":
+                text += f" ({self.grain_method}, aspect {self.grain_aspect:.3g})"
         if self.void_centres is not None:
             text += f", voids={len(self.void_centres)} x r={self.void_radius:.4g} um"
         if self.edge_radius:
@@ -199,6 +220,32 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
         spec.h_gb = g["grain_boundary_mesh_size"] / unit
 
     count = gr.get("count", 1) or 1
+    method = gr.get("method") or "fragment"
+    sigma = gr.get("size_spread") or 0.0
+    aspect = gr.get("aspect_ratio") or 1.0
+    d50 = gr["diameter"] / unit if gr.get("diameter") is not None else None
+    count_key = "grains.count"
+    if method == "fragment":
+        for key, bad in (("size_spread", sigma > 0), ("aspect_ratio", aspect != 1.0)):
+            if bad:
+                raise GeometryError(f"grains.{key}", "only with grains.method = 'laguerre' "
+                                    "(the fragment method makes Voronoi cells of similar "
+                                    "size and no elongation)")
+    elif spec.h_gb is not None:
+        raise GeometryError("geometry.grain_boundary_mesh_size", "not with grains.method = "
+                            "'laguerre': its grain boundaries follow the element faces of "
+                            "one particle mesh of geometry.mesh_size")
+    if d50 is not None:
+        if gr.get("centres_file"):
+            raise GeometryError("grains.diameter", "give either grains.centres_file or "
+                                "grains.diameter, not both")
+        if count > 1:
+            raise GeometryError("grains.diameter", "give either grains.count or "
+                                "grains.diameter (the count follows from the diameter "
+                                "and the particle volume), not both")
+        from meshes.laguerre import count_for_diameter
+
+        count, count_key = count_for_diameter(volume, d50, sigma), "grains.diameter"
     if gr.get("centres_file"):
         path = Path(gr["centres_file"])
         if base_dir is not None and not path.is_absolute():
@@ -218,15 +265,18 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
         seeds = None
     if count > 1:
         if shape in FACETED:
-            raise GeometryError("grains.count", "polycrystals are built from shape = "
+            raise GeometryError(count_key, "polycrystals are built from shape = "
                                 "'sphere' or 'ellipsoid'")
         d_grain = (6.0 * volume / (np.pi * count)) ** (1.0 / 3.0)
         h_gb = spec.h_gb or h
         if d_grain < 2.0 * max(h_gb, hs):
-            raise GeometryError("grains.count", f"{count} grains have a mean diameter of "
+            raise GeometryError(count_key, f"{count} grains have a mean diameter of "
                                 f"{d_grain:.3g} um, less than two elements "
                                 f"(mesh size {max(h_gb, hs):.3g} um): use fewer grains or a "
                                 "smaller geometry.mesh_size / grain_boundary_mesh_size")
+        if method == "laguerre":
+            seeds = _laguerre_grains(spec, gr, count, volume, sigma, aspect, seeds,
+                                     max(h, hs), count_key)
         if seeds is None:
             seeds = random_points_in_ellipsoid(count, semi, gr.get("seed", 0))
         if len(np.unique(np.round(seeds, 9), axis=0)) < len(seeds):
@@ -247,8 +297,12 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
         gap = vo["gap"] / unit if vo.get("gap") is not None else hs
         junctions = None
         if vo.get("placement") == "intergranular" and spec.seeds is not None:
+            if spec.grain_method == "laguerre":
+                from meshes.laguerre import junction_points
 
-            junctions = triple_junction_points(spec.seeds, semi)
+                junctions = junction_points(spec.tessellation(), semi, vo.get("seed", 0))
+            else:
+                junctions = triple_junction_points(spec.seeds, semi)
         _, r_adj = void_count_and_radius(semi, phi, r)
         if r_adj < 0.5 * hs:
             # voids are meshed with elements of radius/4 (meshes/gmsh_model.py): far below
@@ -265,3 +319,35 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
         spec.void_centres, spec.void_radius = centres, r_used
         spec.analytic_volume = volume - len(centres) * 4.0 / 3.0 * np.pi * r_used**3
     return spec
+
+
+# smallest grain of the laguerre method, in elements of the bulk size: a grain of 1.5
+# elements' equivalent diameter holds ~15 tetrahedra (enough to stay one connected region)
+LAGUERRE_MIN_ELEMENTS = 1.5
+
+
+def _laguerre_grains(spec: MeshSpec, gr: dict, count: int, volume: float, sigma: float,
+                     aspect: float, seeds: np.ndarray | None, h: float,
+                     count_key: str) -> np.ndarray:
+    """Seeds and fitted weights of the laguerre method; sets spec.grain_* (model units).
+
+    Grain sizes are log-normal (meshes/laguerre.py) and fill ``volume`` (um^3); ``h`` is
+    the element size that resolves them."""
+    from meshes.laguerre import fit_weights, grain_diameters, place_seeds
+
+    seed = gr.get("seed", 0)
+    d = grain_diameters(count, volume, sigma, seed)
+    if d.min() < LAGUERRE_MIN_ELEMENTS * h:
+        key = "grains.size_spread" if sigma > 0 else count_key
+        raise GeometryError(key, f"the smallest of {count} grains (size_spread {sigma:.3g}) "
+                            f"has an equivalent diameter of {d.min():.3g} um, less than "
+                            f"{LAGUERRE_MIN_ELEMENTS} elements (mesh size {h:.3g} um): use "
+                            "fewer or more uniform grains or a smaller geometry.mesh_size")
+    if seeds is None:
+        seeds = place_seeds(d, spec.semi_axes, seed)
+    target = np.pi / 6.0 * d**3 * (volume / float(np.sum(np.pi / 6.0 * d**3)))
+    tess, err = fit_weights(seeds, target, spec.semi_axes, aspect, seed)
+    spec.grain_method, spec.grain_aspect = "laguerre", float(aspect)
+    spec.grain_weights = tess.weights
+    spec.extra.update(grain_diameters_um=d, grain_volume_fit_rms=err)
+    return seeds

@@ -97,8 +97,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if len(case.protocol) != len(case.resolved["protocol"]):
         steps += f"; {len(case.protocol)} steps"
     particle = case["geometry"]["shape"]
-    if case["grains"]["count"] > 1 or case["grains"]["centres_file"]:
-        particle += f", {case['grains']['centres_file'] or case['grains']['count']} grains"
+    if case["grains"]["num_grains"] > 1:
+        grains = case["grains"]
+        particle += (f", {grains['num_grains']} grains" +
+                     (f" from {grains['centres_file']}" if grains["centres_file"] else "") +
+                     (f" ({grains['method']})" if grains["method"] != "fragment" else ""))
     if case["voids"]["volume_fraction"] > 0:
         particle += f", {case['voids']['volume_fraction']:.3g} voids"
     print(f"{args.case}: valid ({case['material']['name']}, {particle}, protocol: {steps})")

@@ -136,6 +136,24 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "seed": Spec("int", "random seed of the grain centres (same seed, same mesh)", 0),
         "centres_file": Spec("str", "file of grain centres 'x y z' in um relative to the "
                              "particle centre (replaces count/seed); relative to the case file"),
+        "method": Spec("choice", "'fragment' (Gmsh OCC fragment of Voronoi polyhedra: planar "
+                       "grain boundaries, minutes beyond ~300 grains) or 'laguerre' (one "
+                       "particle mesh, each element gets the grain of a fitted Laguerre "
+                       "tessellation: scales to thousands of grains, boundaries follow "
+                       "element faces); docs/meshes.md", "fragment",
+                       choices=("fragment", "laguerre")),
+        "diameter": Spec("quantity", "median equivalent diameter of the grains (log-normal "
+                         "sizes); the count then follows from the particle volume (instead "
+                         "of count)", dimension="length", check=_positive),
+        "size_spread": Spec("number", "laguerre: standard deviation of ln(equivalent "
+                            "diameter) of the log-normal grain sizes (0: equal sizes)", 0.0,
+                            check=lambda v: None if 0.0 <= v <= 1.0
+                            else "must lie in [0, 1]"),
+        "aspect_ratio": Spec("number", "laguerre: length of a grain along the radial "
+                             "direction of its centre over its width (1: equiaxed; Ni-rich "
+                             "secondaries have radially elongated primaries, ~2-3)", 1.0,
+                             check=lambda v: None if 1.0 <= v <= 5.0
+                             else "must lie in [1, 5]"),
     },
     "voids": {
         "volume_fraction": Spec("number", "fraction of the particle volume taken by spherical "
@@ -858,6 +876,8 @@ def _check_particle(source: str, values: dict[str, Any], base: Path) -> None:
         spec = spec_from_case(values, 1e-6, None)
     except GeometryError as exc:
         raise CaseError(source, exc.key, str(exc)) from None
+    # derived, not a case key: the count that grains.diameter gives (validate reports it)
+    gr["num_grains"] = spec.num_grains
     if o["mode"] == "file":
         from solver.orientations import read_euler_file
 

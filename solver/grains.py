@@ -102,10 +102,21 @@ class GrainDiagnostics:
             f2c = mesh.topology.connectivity(2, 3)
             geo = dmesh.entities_to_geometry(mesh, 2, facets, False)
             x = mesh.geometry.x
+            tess = getattr(pm, "tessellation", None)
+            if tess is not None:
+                # laguerre grains: the facets are a staircase of element faces; the normal
+                # traction is taken on the tessellation's boundary (meshes/laguerre.py)
+                tag_of = dict(zip(tags.indices.tolist(), tags.values.tolist(), strict=True))
+                pair = np.array([pm.grain_pairs[tag_of[int(f)]] for f in facets]).reshape(-1, 2)
+                face_n = tess.boundary_normals(x[geo].mean(axis=1), pair[:, 0] - 1,
+                                               pair[:, 1] - 1)
             for k, f in enumerate(facets):
-                p = x[geo[k]]
-                n = np.cross(p[1] - p[0], p[2] - p[0])
-                n /= np.linalg.norm(n)
+                if tess is not None:
+                    n = face_n[k]
+                else:
+                    p = x[geo[k]]
+                    n = np.cross(p[1] - p[0], p[2] - p[0])
+                    n /= np.linalg.norm(n)
                 for c in f2c.links(f):
                     if c < self.n_own:
                         cells.append(c)

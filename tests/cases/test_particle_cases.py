@@ -21,6 +21,10 @@ COARSE = {
                       "grains.count=6", "voids.volume_fraction=0.02",
                       "voids.radius=0.7 um", "voids.placement=intergranular",
                       "voids.gap=0.3 um"],
+    # 6 laguerre grains: the count follows from the median diameter (and size_spread 0.3)
+    "pc_nm91_realistic": ["geometry.mesh_size=1 um", "geometry.surface_mesh_size=0.7 um",
+                          "grains.diameter=3.1 um", "voids.radius=0.7 um",
+                          "voids.gap=0.3 um"],
     "sc_faceted_nm91_200mAg": ["geometry.mesh_size=0.5 um",
                                "geometry.surface_mesh_size=0.3 um"],
     "nmc622_abuse_anneal_4p9V": ["geometry.mesh_size=0.5 um",
