@@ -54,6 +54,10 @@ CONSTANT_DISPLAY: dict[str, tuple[str, float, str]] = {
     "nu_ab": ("–", 1.0, "Poisson ratio in the basal plane"),
     "nu_c": ("–", 1.0, "Poisson ratio, ab contraction under c-axis load"),
     "G_c": ("GPa", 1e-9, "shear modulus in planes containing c (C44)"),
+    "C11_scale": ("–", 1.0, "factor on C11 = C22 of that tensor (C66 follows)"),
+    "C33_scale": ("–", 1.0, "factor on C33"),
+    "C13_scale": ("–", 1.0, "factor on C13 = C23"),
+    "C44_scale": ("–", 1.0, "factor on C44 = C55"),
 }
 # The function-valued laws: name -> (symbol, unit of the samples, form)
 LAW_DISPLAY: dict[str, tuple[str, str, str]] = {

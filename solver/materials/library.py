@@ -235,6 +235,9 @@ def _parameter_sources(name: str) -> tuple[tuple[str, str, str], ...]:
         "i0_ref": sourced(f"{_CHEN}: k = 3.42e-6 (A/m²)(m³/mol)^1.5 × √(1000 mol/m³) × "
                           "63 104 mol/m³", "derived"),
         "i0_scale": ("user parameter (1: the law as sourced)", "user"),
+        **{f"{c}_scale": ("user parameter (1: the engineering-constant tensor as sourced; "
+                          "sensitivity studies)", "user")
+           for c in ("C11", "C33", "C13", "C44")},
         "Ea_i0": sourced(_CHEN),
         "alpha": sourced(f"symmetric Butler-Volmer, {_CHEN}"),
         "c_collapse_scale": {
