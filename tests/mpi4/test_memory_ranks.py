@@ -1,16 +1,16 @@
 """Under `mpiexec -n 4` (oversubscribed on a 2-core machine: memory, not time): rank 0's
 peak resident memory stays within 20 % of the mean of the other ranks over a run that
-meshes, steps, writes fields and distributed checkpoints and restarts from one."""
+reads its mesh (meshed beforehand by CTest's mpi4_mesh, memory_case.toml), steps, writes
+fields and distributed checkpoints and restarts from one."""
 
 from pathlib import Path
 
 import pytest
-from helpers import case_dict
 from mpi4py import MPI
 
 from solver import checkpoint as ck
 from solver.bench import rank_memory
-from solver.config import validate
+from solver.config import load_case
 from solver.output import create_output_dir
 from solver.simulation import run_simulation
 
@@ -20,10 +20,7 @@ needs4 = pytest.mark.skipif(MPI.COMM_WORLD.size < 4, reason="needs mpiexec -n 4"
 @needs4
 def test_rank0_peak_memory_within_20_percent_of_the_others(tmp_path):
     comm = MPI.COMM_WORLD
-    case = validate(case_dict(
-        geometry={"radius": "1 um", "mesh_size": "0.1 um", "surface_mesh_size": "0.08 um"},
-        mechanics={"coupling": "one-way"},
-        output={"checkpoint_every": 2, "pvd": True, "vtx": False}))
+    case = load_case(Path(__file__).with_name("memory_case.toml"))
     out = Path(comm.bcast(str(tmp_path) if comm.rank == 0 else None)) / "run"
     if comm.rank == 0:
         create_output_dir(out, False)
