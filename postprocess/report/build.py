@@ -231,7 +231,7 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
                       and e.rate.startswith("200")), None)
         last = next((e for e in vs.group("sc_cycled") if e.material == mat), None)
         for e, what in ((first, "1st charge, 200 mA/g"),
-                        (last, f"after {cycles} cycles, 200 mA/g")):
+                        (last, f"after {cycles} cycle(s), 200 mA/g")):
             if e is not None:
                 items.append((f"{mat} {what}", ctx.analysis_dir / e.id
                               if completed[e.id] is not None else None))
@@ -270,7 +270,7 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
                         "retention"],
               [[r["label"], _f(r["vm_stress_max_MPa"], ".4g"), _f(r["gb_stress_max_MPa"]),
                 _f(r["strain_std"]), _f(r["x_std"]),
-                (f"SC after {cycles} cycles: {_f(ret.get(r['material'], float('nan')), '.4f')}"
+                (f"SC after {cycles} cycle(s): {_f(ret.get(r['material'], float('nan')), '.4f')}"
                  if r["label"].startswith("SC") else "not computed (PC: first charge only)")]
                for r in prow]))
     # ---- anneal
@@ -281,9 +281,11 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
         b.append(("fig", p, "Strain heterogeneity through the protocol (the anneal shaded) "
                   "and the discharge capacities (last point: the 0.1 C re-test)."))
     control = next((e.id for e in vs.group("anneal") if "no_anneal" in e.id), None)
-    b.append(("table", ["case", "std (003) strain after/before anneal", "re-test discharge "
-                        "[mAh/g]", "change vs control [mAh/g]"],
+    b.append(("table", ["case", "std (003) strain after/before anneal",
+                        "discharge before the anneal (last abuse cycle, 1 C) [mAh/g]",
+                        "re-test discharge (0.1 C) [mAh/g]", "change vs control [mAh/g]"],
               [[info[k]["label"], _f(_metric(ctx, f"anneal_strain_ratio({k})")),
+                _f(_metric(ctx, f"pre_anneal_capacity_mAh_g({k})"), ".2f"),
                 _f(_metric(ctx, f"retest_capacity_mAh_g({k})"), ".2f"),
                 _f(_metric(ctx, f"capacity_change_mAh_g({k}, {control})"), ".2f")
                 if control and k != control else "–"] for k in ann]))

@@ -213,8 +213,8 @@ def anneal(runs: dict[str, Path], info: dict[str, dict], path: Path) -> Path | N
                 ax1.axvspan(ts["time_s"][rows[0]] / 3600, ts["time_s"][rows[-1]] / 3600,
                             color=col, alpha=0.12)
         ends = step_ends(ts, "discharge")
-        ax2.plot(range(1, len(ends) + 1), np.abs(ts["step_capacity_mAh_g"][ends]), "o-",
-                 color=col, label=info[k]["label"])
+        ax2.plot(range(1, len(ends) + 1), np.abs(ts["step_capacity_mAh_g"][ends]),
+                 "o-" if i == 0 else "s--", mfc="none", color=col, label=info[k]["label"])
     ax1.set_xlabel("time [h] (shaded: the anneal step)")
     ax1.set_ylabel("std of the (003) strain [-]")
     ax1.set_yscale("log")
@@ -222,6 +222,7 @@ def anneal(runs: dict[str, Path], info: dict[str, dict], path: Path) -> Path | N
     ax1.legend(fontsize=7)
     ax2.set_xlabel("discharge step (last: the re-test at 0.1 C)")
     ax2.set_ylabel("discharge capacity [mAh/g]")
+    ax2.xaxis.get_major_locator().set_params(integer=True)
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=7)
     return save_figure(fig, path)

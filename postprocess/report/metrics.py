@@ -132,6 +132,19 @@ def retest_capacity_mAh_g(ctx: Context, case: str) -> float:
     return _finite(abs(float(ts["step_capacity_mAh_g"][ends[-1]])), case)
 
 
+def pre_anneal_capacity_mAh_g(ctx: Context, case: str) -> float:
+    """Discharge capacity of the last discharge step that ends before the anneal [mAh/g]
+    (the last abuse cycle)."""
+    ts = ctx.timeseries(case)
+    starts = step_starts(ts, "anneal")
+    if not starts:
+        raise NotComputed(f"{case}: no anneal step")
+    ends = [e for e in step_ends(ts, "discharge") if e <= starts[0]]
+    if not ends:
+        raise NotComputed(f"{case}: no discharge before the anneal")
+    return _finite(abs(float(ts["step_capacity_mAh_g"][ends[-1]])), case)
+
+
 def capacity_change_mAh_g(ctx: Context, case: str, reference: str) -> float:
     """Re-test discharge capacity of ``case`` minus that of ``reference`` [mAh/g]."""
     return retest_capacity_mAh_g(ctx, case) - retest_capacity_mAh_g(ctx, reference)
@@ -270,6 +283,7 @@ class Metric:
 REGISTRY: dict[str, Metric] = {
     "capacity_mAh_g": Metric(capacity_mAh_g, (CASE,), "mAh/g"),
     "retest_capacity_mAh_g": Metric(retest_capacity_mAh_g, (CASE,), "mAh/g"),
+    "pre_anneal_capacity_mAh_g": Metric(pre_anneal_capacity_mAh_g, (CASE,), "mAh/g"),
     "capacity_change_mAh_g": Metric(capacity_change_mAh_g, (CASE, CASE), "mAh/g"),
     "retention": Metric(retention, (CASE,), "-"),
     "strain_std": Metric(strain_std, (CASE, STATES), "-"),
