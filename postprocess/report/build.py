@@ -86,9 +86,15 @@ def build(args) -> int:
     problem = _check_output(outdir)
     if problem:
         return _fail(problem)
+    only = None
+    if args.only:
+        only = [s.strip() for s in args.only.split(",") if s.strip()]
+        unknown = [s for s in only if s not in vs.ids()]
+        if unknown:
+            return _fail(f"--only: unknown case {unknown[0]!r} (cases: {', '.join(vs.ids())})")
     try:
         planned = runner.plan(vs, outdir, quick=args.quick, cycles=args.cycles,
-                              force=args.force, rerun_failed=args.rerun_failed)
+                              force=args.force, rerun_failed=args.rerun_failed, only=only)
     except CaseError as exc:
         return _fail(str(exc))
     if args.no_run:
@@ -324,7 +330,7 @@ def _run_row(p: runner.Planned) -> list[str]:
             state += f": {st.get('error', '')}"
     except (OSError, ValueError):
         state = p.state if p.action == "none" else "not run"
-    did = {"skip": "reused", "none": "not run (--no-run)"}.get(p.action, p.action)
+    did = {"skip": "reused", "none": "not run (--no-run/--only)"}.get(p.action, p.action)
     if p.exit_code not in (None, 0):
         did += f" (exit {p.exit_code})"
     if p.wall_s is not None:

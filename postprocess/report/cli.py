@@ -31,6 +31,8 @@ def add_parser(sub) -> None:
     r.add_argument("--force", action="store_true", help="re-run runs made from a different "
                    "case than the report now gives")
     r.add_argument("--rerun-failed", action="store_true", help="start failed runs again")
+    r.add_argument("--only", help="comma-separated case ids: run only these (the others "
+                   "are reused when present, else not computed)")
     r.add_argument("--no-run", action="store_true", help="run nothing: report from the "
                    "runs that exist")
     r.set_defaults(func=_build)

@@ -247,3 +247,54 @@ def test_bad_validation_set_is_refused(tmp_path):
         '[[case]]\nid = "a"\nfile = "x.toml"\ngroup = "sc"\n')
     res = _cli("report", str(tmp_path), "--output", str(tmp_path / "r"))
     assert res.returncode == 2 and "case[0] (id 'a'): group: expected one of" in res.stderr
+
+
+def _tiny_set(folder: Path) -> Path:
+    lines = []
+    for cid in ("done", "dead", "half", "half_ckpt", "fresh"):
+        lines += ["[[case]]", f'id = "{cid}"',
+                  f'file = "{ROOT}/cases/validation/sc_nc91_200mAg.toml"',
+                  'group = "sc_first_charge"', "ranks = 2"]
+    lines += ["[[case]]", 'id = "later"', 'file = "not_merged.toml"', 'group = "synthesis"']
+    (folder / "validation.toml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_runner_reuses_restarts_and_refuses(tmp_path, monkeypatch):
+    import tomli_w
+
+    from postprocess.report import runner
+
+    vs = load_set(_tiny_set(tmp_path))
+    out = tmp_path / "report"
+    cases, runs, _ = runner.folders(out, False)
+    cases.mkdir(parents=True)
+    for cid, status in (("done", "completed"), ("dead", "failed"), ("half", "running"),
+                        ("half_ckpt", "running")):
+        (runs / cid).mkdir(parents=True)
+        (runs / cid / "status.json").write_text(json.dumps({"status": status}))
+        if status != "completed":
+            (runs / cid / "INCOMPLETE").write_text("")
+        (cases / f"{cid}.toml").write_text("# header\n" + tomli_w.dumps(
+            case_raw(vs, vs.get(cid), False)))
+    monkeypatch.setattr(runner, "has_checkpoint", lambda d: d.name == "half_ckpt")
+    planned = {p.entry.id: p for p in runner.plan(vs, out, quick=False, cycles=None,
+                                                  force=False, rerun_failed=False)}
+    assert {k: (p.state, p.action) for k, p in planned.items()} == {
+        "done": ("completed", "skip"), "dead": ("failed", "skip"),
+        "half": ("unfinished", "rerun"), "half_ckpt": ("unfinished", "restart"),
+        "fresh": ("new", "run"), "later": ("missing", "none")}
+    cmd = runner.command(planned["half_ckpt"], None)
+    assert cmd[1:3] == ["-n", "2"] and cmd[-1] == "--restart"
+    assert runner.command(planned["half"], 1)[-1] == "--force"
+    again = runner.plan(vs, out, quick=False, cycles=None, force=False, rerun_failed=True)
+    assert {p.entry.id: p.action for p in again}["dead"] == "rerun"
+    # quick runs live in their own folders: nothing of the full runs is seen
+    quick = runner.plan(vs, out, quick=True, cycles=None, force=False, rerun_failed=False)
+    assert {p.action for p in quick if p.entry.id != "later"} == {"run"}
+    # the case changed under a finished run: refused, or re-run with force
+    (cases / "done.toml").write_text("# header\n[run]\nname = 'other'\n")
+    with pytest.raises(Exception, match="made from a different case"):
+        runner.plan(vs, out, quick=False, cycles=None, force=False, rerun_failed=False)
+    forced = runner.plan(vs, out, quick=False, cycles=None, force=True, rerun_failed=False)
+    assert {p.entry.id: p.action for p in forced}["done"] == "rerun"
