@@ -68,7 +68,16 @@ def _metric(ctx: mx.Context, call: str) -> float:
 
 
 def build(args) -> int:
+    import os
+
+    from solver.cli import MPI_RANK_VARS, env_rank
+
     t_start = time.perf_counter()
+    if any(v in os.environ for v in MPI_RANK_VARS):
+        if env_rank() != 0:
+            return EXIT_INPUT
+        return _fail("report: run it without mpiexec; it starts every run under mpiexec "
+                     "itself (each case's ranks, or --ranks)")
     try:
         vs = load_set(args.set_dir)
         obs_path = Path(args.observations) if args.observations else (
@@ -224,7 +233,9 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
     b.append(("fig", p, "Synthetic (003) profiles (Cu Kα1, instrument pseudo-Voigt 0.05°) "
               "at every field output of the charge against the charge passed; cyan: one-peak "
               "fit centre; green: the two-peak fit where two phases are detected "
-              "(postprocess/xrd.py criterion).") if p else ("p", "No XRD analysis available."))
+              "(postprocess/xrd.py criterion). The cycled cases write fields every 50 steps, too "
+              "sparse for a contour: they are mapped by SXDM only.") if p else
+              ("p", "No XRD analysis available."))
     b.append(("table", ["case", "two-phase Δc max [Å]", "c contraction [%]"],
               [[info[k]["label"], _f(_metric(ctx, f"xrd_two_phase_dc_A({k})")),
                 _f(_metric(ctx, f"xrd_c_contraction_pct({k})"))]
