@@ -22,8 +22,8 @@ def add_parser(sub) -> None:
                    "next to the set file)")
     r.add_argument("--quick", action="store_true", help="reduced cases (coarse meshes, "
                    "short protocols): the whole report in minutes")
-    r.add_argument("--jobs", type=int, default=1, help="runs (and analyses) at a time "
-                   "(default 1)")
+    r.add_argument("--jobs", type=int, default=1, help="cores to use: runs at a time, a "
+                   "run of R ranks taking R of them, and analyses at a time (default 1)")
     r.add_argument("--ranks", type=int, help="MPI ranks per run (default: each case's ranks "
                    "in the set file)")
     r.add_argument("--cycles", type=int, help="cycles at 100 mA/g of the cycled SC cases "

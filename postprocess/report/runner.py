@@ -135,7 +135,9 @@ def command(p: Planned, ranks: int | None) -> list[str]:
 
 def execute(planned: list[Planned], outdir: Path, quick: bool, jobs: int,
             ranks: int | None, echo=print) -> None:
-    """Run every planned run, ``jobs`` at a time, longest estimate first."""
+    """Run every planned run, longest estimate first, on ``jobs`` cores: a run of R ranks
+    takes R of them (at most ``jobs``), so 1-rank runs go ``jobs`` at a time and a 2-rank
+    run waits for two free cores."""
     _, _, logs = folders(outdir, quick)
     todo = [p for p in planned if p.action in ("run", "rerun", "restart")]
     if not todo:
@@ -143,17 +145,30 @@ def execute(planned: list[Planned], outdir: Path, quick: bool, jobs: int,
     logs.mkdir(parents=True, exist_ok=True)
     todo.sort(key=lambda p: -p.entry.estimate_min)
     lock = threading.Lock()
+    free = threading.Condition()
+    cores = [max(1, jobs)]
 
     def one(p: Planned) -> None:
         cmd = command(p, ranks)
-        t0 = time.perf_counter()
-        with open(logs / f"{p.entry.id}.log", "a") as log:
-            log.write(f"$ {shlex.join(cmd)}\n")
-            log.flush()
-            p.exit_code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
-        p.wall_s = time.perf_counter() - t0
+        need = min(ranks if ranks is not None else p.entry.ranks, max(1, jobs))
+        with free:
+            free.wait_for(lambda: cores[0] >= need)
+            cores[0] -= need
+        try:
+            t0 = time.perf_counter()
+            with open(logs / f"{p.entry.id}.log", "a") as log:
+                log.write(f"$ {shlex.join(cmd)}\n")
+                log.flush()
+                p.exit_code = subprocess.run(cmd, stdout=log,
+                                             stderr=subprocess.STDOUT).returncode
+            p.wall_s = time.perf_counter() - t0
+        finally:
+            with free:
+                cores[0] += need
+                free.notify_all()
         with lock:
-            echo(f"  {p.entry.id}: {p.action} -> exit {p.exit_code} ({p.wall_s:.1f} s)")
+            echo(f"  {p.entry.id}: {p.action} -> exit {p.exit_code} ({p.wall_s:.1f} s, "
+                 f"{need} rank(s))")
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(one, todo))

@@ -298,3 +298,32 @@ def test_runner_reuses_restarts_and_refuses(tmp_path, monkeypatch):
         runner.plan(vs, out, quick=False, cycles=None, force=False, rerun_failed=False)
     forced = runner.plan(vs, out, quick=False, cycles=None, force=True, rerun_failed=False)
     assert {p.entry.id: p.action for p in forced}["done"] == "rerun"
+
+
+def test_execute_shares_the_cores_between_runs(tmp_path, monkeypatch):
+    from postprocess.report import runner
+
+    vs = load_set(_tiny_set(tmp_path))
+    planned = runner.plan(vs, tmp_path / "r", quick=True, cycles=None, force=False,
+                          rerun_failed=False)
+    running, peak = [0], [0]
+
+    def fake(p, ranks):
+        return [sys.executable, "-c", "import time; time.sleep(0.3)"]
+
+    orig_run = runner.subprocess.run
+
+    def counted(cmd, **kw):
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        try:
+            return orig_run(cmd, **kw)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(runner, "command", fake)
+    monkeypatch.setattr(runner.subprocess, "run", counted)
+    lines = []
+    runner.execute(planned, tmp_path / "r", True, 3, None, echo=lines.append)
+    assert len(lines) == 5 and all("exit 0" in x and "2 rank(s)" in x for x in lines)
+    assert peak[0] == 1  # two-rank runs on three cores: one at a time
