@@ -219,7 +219,9 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
     b.append(("table", ["case", "capacity to 4.5 V [mAh/g]", "Li std end of charge [-]",
                         "Li std after rest [-]"],
               [[info[k]["label"], _f(_metric(ctx, f"capacity_mAh_g({k})"), ".2f"),
-                _f(_metric(ctx, f"x_std({k}, charged)")), _f(_metric(ctx, f"x_std({k}, rested)"))]
+                _f(_metric(ctx, f"x_std({k}, charged)")),
+                _f(_metric(ctx, f"x_std({k}, rested)")) if _has_rest(ctx, k) else
+                "– (no rest in this case)"]
                for k in volt]))
     # ---- sections
     b.append(("h", 2, "Mid-plane sections of the Li fraction (core–shell)"))
@@ -325,6 +327,14 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
            [[r["group"], r["parameter"], r["value"], r["unit"], r["status"], r["source"]]
             for r in all_rows(mats)])]
     return b
+
+
+def _has_rest(ctx: mx.Context, case: str) -> bool:
+    """The run ends with an open-circuit rest (or is not available: then n/a is shown)."""
+    try:
+        return bool(mx.step_ends(ctx.timeseries(case), "rest"))
+    except (mx.NotComputed, OSError, KeyError):
+        return True
 
 
 def _run_row(p: runner.Planned) -> list[str]:
