@@ -229,9 +229,15 @@ def gather_state(tr, mech, extra: dict[str, Any] | None = None
                  ) -> dict[str, np.ndarray] | None:
     """Every state function (and those in ``extra``, e.g. the monolithic predictor's
     increment) gathered on rank 0, sorted by dof coordinates (collective)."""
-    comm = tr.comm
+    return gather_functions(tr.comm, {**state_functions(tr, mech), **(extra or {})})
+
+
+def gather_functions(comm, funcs: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """The functions ``funcs`` (name -> function) gathered on rank 0 as (dof coordinates,
+    values) pairs sorted by coordinates; None on the other ranks (collective).  Any
+    physics problem's checkpoint (solver/synthesis/ too) is made of these."""
     out: dict[str, np.ndarray] = {}
-    for name, f in {**state_functions(tr, mech), **(extra or {})}.items():
+    for name, f in funcs.items():
         coords, vals = _owned(f)
         cs, vs = comm.gather(coords, root=0), comm.gather(vals, root=0)
         if comm.rank == 0:
@@ -246,15 +252,22 @@ def restore_state(arrays: dict[str, np.ndarray], tr, mech, path: Path,
     """Set every state function from a checkpoint, on any number of ranks (collective).
 
     ``funcs``: set these (name -> function) instead of the state functions."""
-    from mpi4py import MPI
-    from scipy.spatial import cKDTree
-
-    comm = tr.comm
     if (funcs is None and mech is not None and mech.eps_res is None
             and np.any(arrays.get("eps_res__values", 0.0) != 0.0)):
         raise CheckpointError(f"{path}: the checkpoint holds a nonzero residual eigenstrain "
                               "(eps_res), which this run does not carry")
-    for name, f in (state_functions(tr, mech) if funcs is None else funcs).items():
+    restore_functions(arrays, tr.comm, state_functions(tr, mech) if funcs is None else funcs,
+                      path)
+
+
+def restore_functions(arrays: dict[str, np.ndarray], comm, funcs: dict[str, Any],
+                      path: Path) -> None:
+    """Set the functions ``funcs`` (name -> function) from a checkpoint's (coordinates,
+    values) pairs, on any number of ranks (collective); see the module docstring."""
+    from mpi4py import MPI
+    from scipy.spatial import cKDTree
+
+    for name, f in funcs.items():
         if f"{name}__values" not in arrays:
             raise CheckpointError(f"{path}: no field {name!r} (mechanics switched on?)")
         stored_c, stored_v = arrays[f"{name}__coords"], arrays[f"{name}__values"]

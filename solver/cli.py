@@ -86,6 +86,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         case = load_case(args.case, args.set)
     except CaseError as exc:
         return _fail_input(str(exc))
+    if case.problem == "synthesis":
+        steps = ", ".join(e["type"] for e in case.resolved["protocol"])
+        print(f"{args.case}: valid (synthesis of {case['synthesis']['material']}, "
+              f"{case['geometry']['shape']}, temperature program: {steps})")
+        return 0
     steps = ", ".join(
         f"{e['repeat']} x ({', '.join(st['type'] for st in e['steps'])})"
         if e["type"] == "cycle" else e["type"] for e in case.resolved["protocol"])
@@ -117,7 +122,7 @@ def _prepare(args: argparse.Namespace, default_output: str | None, logname: str,
         return _fail_input("--max-steps: expected a non-negative integer")
     MPI = _import_mpi()
     comm = MPI.COMM_WORLD
-    if solver_options:
+    if solver_options and case.problem == "electrochemical":  # synthesis: no PETSc tables
         from petsc4py import PETSc  # noqa: F401  (initialises PETSc: collective, all ranks)
 
         from solver.petsc_check import runtime_problems
@@ -197,8 +202,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from meshes import MeshBuildError
     from solver.simulation import SimulationError, UnusedOptionsError, run_simulation
 
+    synthesis = case.problem == "synthesis"
     try:
-        result = run_simulation(case, outdir, comm, args.max_steps, restart=restart)
+        if synthesis:  # the calcination problem on the same driver (solver/synthesis/)
+            from solver.synthesis.run import run_synthesis
+
+            result = run_synthesis(case, outdir, comm, args.max_steps, restart=restart)
+        else:
+            result = run_simulation(case, outdir, comm, args.max_steps, restart=restart)
     except UnusedOptionsError as exc:  # bad input only the first solve reveals (all ranks)
         message = (f"{case.source}: {exc.keys[0]}: PETSc did not read this option in the "
                    "first time step (misspelt, or no effect on that solver)"
@@ -223,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             comm.Abort(1)
         return 1
     if comm.rank == 0:
-        if case["output"]["figures"]:
+        if case["output"]["figures"] and not synthesis:  # synthesis: its own, at its end
             from postprocess.figures import run_figures
 
             try:
@@ -235,10 +246,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                    "voltage_V": result.voltage_V, "capacity_mAh_g": result.capacity_mAh_g,
                    "unknowns": result.unknowns, "ranks": comm.size, "wall_s": result.wall_s,
                    "protocol_steps": result.step_ends}
+        if synthesis:  # no electrode: the end phase fractions instead
+            last = result.rows[-1] if result.rows else {}
+            for k in ("voltage_V", "capacity_mAh_g"):
+                summary.pop(k)
+            summary["end"] = {k: float(last[k]) for k in
+                              ("temperature_K", "precursor", "layered", "rock_salt",
+                               "layered_via_rock_salt", "porosity") if k in last}
         out.finish(outdir, result.status, **summary)
-        log.info("%s: %d steps, t = %.6g s, V = %.4f V, %.3f mAh/g, %d unknowns, wall %.1f s",
-                 result.status, result.steps, result.time_s, result.voltage_V,
-                 result.capacity_mAh_g, result.unknowns, result.wall_s)
+        if synthesis:
+            log.info("%s: %d steps, t = %.6g s, %d unknowns, wall %.1f s", result.status,
+                     result.steps, result.time_s, result.unknowns, result.wall_s)
+        else:
+            log.info("%s: %d steps, t = %.6g s, V = %.4f V, %.3f mAh/g, %d unknowns, "
+                     "wall %.1f s", result.status, result.steps, result.time_s,
+                     result.voltage_V, result.capacity_mAh_g, result.unknowns, result.wall_s)
     comm.barrier()
     return 0
 

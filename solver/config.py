@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from solver.materials.defects import CASE_KEYS as _DEFECT_KEYS
 from solver.protocol.step import ProtocolStep
 from solver.units import UnitError, format_quantity, parse_quantity
@@ -225,6 +227,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                             dimension="temperature"),
         "initial_x": Spec("number", "initial uniform Li fraction x of Li_xMO2 "
                           "(x = 1 fully lithiated)", 0.98, check=_open_unit),
+        "from_synthesis": Spec("str", "folder of a completed synthesis run (relative to the "
+                               "working directory) whose end state seeds the particle: "
+                               "inactive fraction (rock salt, left-over precursor, "
+                               "disordered layered oxide, excess porosity) and the rock-salt "
+                               "mismatch eigenstrain; the same particle geometry; "
+                               "docs/synthesis.md"),
     },
     "kinetics": {
         "distribution": Spec("choice", "how the total current is spread over the surface: "
@@ -290,7 +298,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         **{k: Spec("quantity" if dim not in ("number",) else "number",
                    f"{doc} (default: solver/materials/defects.py, with its source)",
                    dimension="" if dim == "number" else dim,
-                   check=_positive)
+                   check=_nonnegative if k == "barrier_shift" else _positive)
            for k, (dim, doc) in _DEFECT_KEYS.items()},
     },
     "numerics": {
@@ -302,6 +310,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                        check=_positive),
         "max_dx": Spec("number", "target largest change of x in one step (dt adapts)",
                        0.02, check=_open_unit),
+        "predictor": Spec("bool", "start the Li Newton of Li-only and one-way steps from an "
+                          "extrapolation of the last step (solver/predictor.py; fewer "
+                          "iterations, the same solution to newton_tol)", True),
         "newton_max_it": Spec("int", "Newton iterations before a step is cut back", 12,
                               check=lambda v: None if v >= 1 else "must be >= 1"),
         "newton_tol": Spec("number", "Newton tolerance on the max update of the Li "
@@ -385,6 +396,11 @@ class Case:
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
+
+    @property
+    def problem(self) -> str:
+        """'electrochemical', or 'synthesis' for a calcination case (solver/synthesis/)."""
+        return "synthesis" if "synthesis" in self.values else "electrochemical"
 
     @property
     def name(self) -> str:
@@ -551,6 +567,10 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
     """
     if not isinstance(raw, dict):
         raise CaseError(source, "", "expected a TOML table")
+    if "synthesis" in raw:  # a calcination case: its own schema (solver/synthesis/config.py)
+        from solver.synthesis.config import validate_synthesis
+
+        return validate_synthesis(raw, source, stem, base_dir)
     allowed = set(SCHEMA) | {"protocol"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -607,6 +627,7 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
         if holds:
             raise CaseError(source, f"{holds[0]}.type", "constant-voltage holds are not "
                             "available with material.phase_model = 'two-phase' yet")
+    _check_from_synthesis(source, values, resolved)
     if values["defects"]["model"] != "none" and values["mechanics"]["coupling"] == "none":
         raise CaseError(source, "defects.model", "the defect model acts through the "
                         "elasticity: set mechanics.coupling = 'one-way' or 'two-way'")
@@ -627,6 +648,53 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
 
 
 _FACETED_KEYS = ("equivalent_diameter", "width", "thickness", "edge_radius")
+_SIZE_KEYS = ("semi_axes", "equivalent_diameter", "width", "thickness", "edge_radius")
+
+
+def _check_from_synthesis(source: str, values: dict[str, Any], resolved: dict[str, Any]
+                          ) -> None:
+    """``conditions.from_synthesis``: a completed synthesis run of the same particle."""
+    given = values["conditions"]["from_synthesis"]
+    if given is None:
+        return
+    from solver.synthesis.config import check_run_dir, synthesis_geometry
+
+    key = "conditions.from_synthesis"
+    path = Path(given).expanduser().resolve()
+    problem = check_run_dir(path)
+    if problem:
+        raise CaseError(source, key, problem)
+    if values["defects"]["model"] != "none":
+        raise CaseError(source, key, "not combined with the lattice-defect model yet "
+                        "(defects.model = 'none'): both set the inactive fraction")
+    if values["material"]["phase_model"] == "two-phase":
+        raise CaseError(source, key, "not combined with material.phase_model = "
+                        "'two-phase' yet (it has no active-fraction field)")
+    theirs = synthesis_geometry(path)  # its resolved strings
+    mine = values["geometry"]
+    if theirs.get("shape", "sphere") != mine["shape"]:
+        raise CaseError(source, key, f"the synthesis particle is a {theirs.get('shape')!r}, "
+                        f"this case's a {mine['shape']!r}: the same particle is needed")
+    for k in _SIZE_KEYS:
+        raw = theirs.get(k)
+        if k == "semi_axes" and raw is None and "radius" in theirs:
+            raw = [theirs["radius"]] * 3
+        if raw is None and mine.get(k) is None:
+            continue
+        if raw is None:
+            other = None
+        elif k == "semi_axes":
+            other = [parse_quantity(v, "length") for v in raw]
+        else:
+            other = parse_quantity(raw, "length")
+        a = np.atleast_1d(np.asarray(other if other is not None else np.nan, dtype=float))
+        b = np.atleast_1d(np.asarray(mine.get(k) if mine.get(k) is not None else np.nan,
+                                     dtype=float))
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-6):
+            raise CaseError(source, key, f"geometry.{k} differs from the synthesis run's "
+                            f"({raw!r}): the same particle is needed")
+    values["conditions"]["from_synthesis"] = str(path)
+    resolved["conditions"]["from_synthesis"] = str(path)
 
 
 SURFACE_GROUPS = ("surface", "basal_surface", "void_surface")

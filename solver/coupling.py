@@ -57,10 +57,13 @@ class CoupledSolver:
                  tol: float = 1e-6,  # RT units of sigma:Omega/(c_max RT); numerical setting
                  max_it: int = 50, acceleration_depth: int = 5, scheme: str = "staggered",
                  monolithic_linear_solver: str = "direct",
-                 monolithic_petsc: dict | None = None):
+                 monolithic_petsc: dict | None = None, predictor: bool = False):
         """``scheme = "monolithic"`` (two-way only) replaces the staggered passes by the
         Newton step of solver/monolithic.py, with the Li Newton tolerance and twice its
-        iteration limit (the start is further from the solution: s and u move too)."""
+        iteration limit (the start is further from the solution: s and u move too).
+        ``predictor``: start the Li Newton of Li-only and one-way steps from an
+        extrapolation of the last step (solver/predictor.py); the staggered two-way
+        iteration keeps y_n (its lagged stress potential belongs to y_n)."""
         if coupling != "none" and mechanics is None:
             raise ValueError("coupling needs a mechanics object")
         if scheme == "monolithic" and coupling != "two-way":
@@ -78,6 +81,11 @@ class CoupledSolver:
                                                petsc_options=monolithic_petsc,
                                                tol=transport.newton_tol,
                                                max_it=2 * transport.newton_max_it)
+        self.predictor = None
+        if predictor and coupling != "two-way":
+            from solver.predictor import LiPredictor
+
+            self.predictor = LiPredictor(transport)
 
     def initialise(self) -> None:
         """Elastic state (and stress potential) of the initial Li field."""
@@ -90,6 +98,8 @@ class CoupledSolver:
 
     def solve(self) -> StepResult:
         tr, mech = self.tr, self.mech
+        if self.predictor is not None:
+            self.predictor.predict()
         if mech is None:
             r = tr.solve()
             return StepResult(r.converged, r.iterations, r.ksp_iterations, r.reason)
@@ -162,6 +172,8 @@ class CoupledSolver:
     def accept(self) -> None:
         if self.monolithic is not None:
             self.monolithic.accept()  # before tr.accept: needs the step's dt and V
+        if self.predictor is not None:
+            self.predictor.accept()  # likewise
         self.tr.accept()
         self.accept_mechanics()
 

@@ -34,6 +34,16 @@ stress, exact in the linear parts, so stable for any dt):
    Li still held by a cell when it transforms is no longer counted (it is lost to the
    inactive phase: at the deep delithiation where this happens, little).
 
+4. Transport of the healed lattice: healing lowers the Li migration barrier ([TH]'s
+   CI-NEB barriers of the cycled and the healed crystal), by h barrier_shift with the
+   healed fraction h = min(1, H/distortion_ref) per cell (``healed``), H (``healed_strain``)
+   the net healed residual strain: per step H <- max(0, H - |d eps_grow| + |d eps_heal|),
+   the von Mises equivalents of the growth increment of law 1 and of the strain law 2
+   removed.  The Li mobility is multiplied by exp(h barrier_shift/(R T))
+   (solver/transport.py ``mobility_factor``).  The material's D(x) is that of the cycled
+   lattice, so cycling alone leaves transport as it is (H stays 0), and residual strain
+   that grows back after an anneal takes the gain back.
+
 At 25 degC both Arrhenius rates are negligible (relaxation time ~1.4e3 h, transformation
 ~1e3 years with the default parameters), so cycling at room temperature only grows
 eps_def; a mild anneal heals discharged and damages charged regions.
@@ -52,7 +62,7 @@ from petsc4py import PETSc
 
 from solver import jit
 from solver.chunked import cell_chunks, cell_midpoint, eval_cells
-from solver.materials.defects import DefectParameters
+from solver.materials.defects import EV_PER_MOL, DefectParameters
 
 _I3 = np.eye(3)
 # basix's order of the 6 stored values of a symmetric 3x3 tensor (xx, xy, yy, xz, yz, zz:
@@ -91,8 +101,22 @@ class DefectFields:
         self.phi = fem.Function(S0, name="inactive_fraction")
         self.active = fem.Function(S0, name="active_fraction")  # 1 - phi
         self.active.x.array[:] = 1.0
+        # law 4: the net healed residual strain H and the healed fraction h in [0, 1]
+        # (the Li barrier is lowered by h barrier_shift)
+        self.eps_healed = fem.Function(S0, name="healed_strain")
+        self.healed = fem.Function(S0, name="healed_fraction")
         self.cells = S0.dofmap.list[:, 0]  # DG0: one dof per cell (local + ghost)
         self.tensor_cells = T0.dofmap.list[:, 0]
+
+
+def mobility_factor(fields: DefectFields, params: DefectParameters):
+    """``f(T) -> UFL``: the factor exp(h barrier_shift/(R T)) of the Li mobility of the
+    healed lattice (law 4), or None when barrier_shift is 0."""
+    from solver.materials.data import R_GAS
+
+    if params.barrier_shift == 0.0:
+        return None
+    return lambda T: ufl.exp(params.barrier_shift / R_GAS * fields.healed / T)
 
 
 class DefectModel:
@@ -127,6 +151,8 @@ class DefectModel:
         self._eq_form = jit.form(self.equivalent_expr * dx)
         self._eq2_form = jit.form((self.equivalent_expr - self._mean) ** 2 * dx)
         self._phi_form = jit.form(fields.phi * dx)
+        self.barrier_expr = -params.barrier_shift / EV_PER_MOL * fields.healed  # eV
+        self._barrier_form = jit.form(self.barrier_expr * dx)
 
     # ------------------------------------------------------------------ laws
     def recoverability(self, x: np.ndarray) -> np.ndarray:
@@ -138,7 +164,8 @@ class DefectModel:
         accepted state (call before the step's solve; :meth:`reject` undoes it)."""
         f, p = self.f, self.p
         self._saved = (f.eps_def.x.array.copy(), f.phi.x.array.copy(),
-                       self.mech.eps_res.x.array.copy(), f.active.x.array.copy())
+                       self.mech.eps_res.x.array.copy(), f.active.x.array.copy(),
+                       f.eps_healed.x.array.copy(), f.healed.x.array.copy())
         k_relax, k_dec = p.relax_rate(T), p.decomposition_rate(T)
         sy, G = p.yield_stress, self.G
         tau = sy / (3.0 * G * p.flow_rate)  # s
@@ -146,6 +173,7 @@ class DefectModel:
         eps_def = f.eps_def.x.array.reshape(-1, 6)
         eps_res = self.mech.eps_res.x.array.reshape(-1, 6)
         phi, mob = f.phi.x.array, f.active.x.array
+        H, healed = f.eps_healed.x.array, f.healed.x.array
         mesh = self.tr.mesh
         for sl in cell_chunks(self.ncells):
             cells = np.arange(sl.start, sl.stop, dtype=np.int32)
@@ -162,7 +190,9 @@ class DefectModel:
             flow = (d_eq / safe)[:, None, None] * 1.5 * dev
             r = self.recoverability(x)
             tc, sc = f.tensor_cells[cells], f.cells[cells]
-            e = (sym_to_full(eps_def[tc]) + flow) * np.exp(-k_relax * r * dt)[:, None, None]
+            grown = sym_to_full(eps_def[tc]) + flow
+            keep = np.exp(-k_relax * r * dt)
+            e = grown * keep[:, None, None]
             ph = 1.0 - (1.0 - phi[sc]) * np.exp(-k_dec * (1.0 - r) * dt)
             inplane = _I3 - np.einsum("ni,nj->nij", nvec, nvec)
             eps_def[tc] = full_to_sym(e)
@@ -170,7 +200,10 @@ class DefectModel:
                                       * inplane)
             phi[sc] = ph
             mob[sc] = 1.0 - ph
-        for fn in (f.eps_def, f.phi, f.active, self.mech.eps_res):
+            # healing scales the tensor: it removes (1 - keep) of its equivalent strain
+            H[sc] = np.maximum(0.0, H[sc] - d_eq + equivalent_strain(grown) * (1.0 - keep))
+            healed[sc] = p.healed(H[sc])
+        for fn in (f.eps_def, f.phi, f.active, f.eps_healed, f.healed, self.mech.eps_res):
             fn.x.scatter_forward()
 
     def accept(self) -> None:
@@ -180,15 +213,15 @@ class DefectModel:
         if self._saved is None:
             return
         f = self.f
-        for fn, v in zip((f.eps_def, f.phi, self.mech.eps_res, f.active), self._saved,
-                         strict=True):
+        for fn, v in zip((f.eps_def, f.phi, self.mech.eps_res, f.active, f.eps_healed,
+                          f.healed), self._saved, strict=True):
             fn.x.array[:] = v
         self._saved = None
 
     # ------------------------------------------------------------------ state, output
     def set_total(self) -> None:
-        """Recompute eps_res and the active fraction from eps_def and phi (after a
-        restore)."""
+        """Recompute eps_res, the active fraction and the healed fraction from eps_def,
+        phi and the healed strain (after a restore)."""
         f, mesh = self.f, self.tr.mesh
         R = self.tr.R
         expr = jit.expression(ufl.as_vector([R[0, 2], R[1, 2], R[2, 2]]), cell_midpoint(mesh))
@@ -202,18 +235,23 @@ class DefectModel:
             * inplane
         self.mech.eps_res.x.array.reshape(-1, 6)[tc] = full_to_sym(eps)
         f.active.x.array[f.cells[cells]] = 1.0 - ph
-        for fn in (self.mech.eps_res, f.active):
+        sc = f.cells[cells]
+        f.healed.x.array[sc] = self.p.healed(f.eps_healed.x.array[sc])
+        for fn in (self.mech.eps_res, f.active, f.eps_healed, f.healed):
             fn.x.scatter_forward()
 
     def functions(self) -> dict[str, fem.Function]:
         """The state functions a checkpoint holds (eps_res follows from them)."""
-        return {"defect_eps_def": self.f.eps_def, "defect_phi": self.f.phi}
+        return {"defect_eps_def": self.f.eps_def, "defect_phi": self.f.phi,
+                "defect_eps_healed": self.f.eps_healed}
 
     def diagnostics(self) -> dict[str, float]:
-        """Volume mean and std of the equivalent residual strain, mean inactive fraction."""
+        """Volume mean and std of the equivalent residual strain, mean inactive fraction,
+        mean Li-barrier change [eV] (negative: healed, faster)."""
         tr = self.tr
         mean = tr.scalar(self._eq_form) / tr.volume
         self._mean.value = mean
         var = tr.scalar(self._eq2_form) / tr.volume
         return {"residual_strain_mean": mean, "residual_strain_std": math.sqrt(max(var, 0.0)),
-                "inactive_fraction": tr.scalar(self._phi_form) / tr.volume}
+                "inactive_fraction": tr.scalar(self._phi_form) / tr.volume,
+                "li_barrier_shift_mean_eV": tr.scalar(self._barrier_form) / tr.volume}

@@ -1,7 +1,12 @@
 """The time-loop driver: protocol steps, adaptive time stepping, events, checkpoints.
 
 The driver walks the protocol's steps (solver/protocol/) and advances a physics problem
-(solver/problem.py) by backward-Euler steps whose size it controls:
+(the electrochemical one, solver/problem.py, or the calcination, solver/synthesis/) by
+backward-Euler steps whose size it controls.  What it asks of a problem: ``solve``,
+``accept``, ``reject``, ``voltage``, ``voltage_accepted``, ``surface_current``,
+``li_out_rate``, ``max_x_change``, ``mass``, ``coupling_max_it``, ``progress_text`` and
+``step_summary`` (the last two: its one-line texts), optionally ``checks_petsc_options``;
+of the recorder: ``row``, ``fields_now``, ``checkpoint``, ``cycles``, ``every``, ``rows``.
 
 * dt grows when a step changes x by less than ``numerics.max_dx`` and converges easily,
   and is cut in half when the nonlinear solve fails (the run gives up below ``dt_min``);
@@ -101,14 +106,18 @@ class Driver:
         self.case, self.problem, self.rec, self.comm = case, problem, recorder, comm
         self.rank0 = comm.rank == 0
         self.max_steps = max_steps
-        self.tol = Tolerances(voltage=num["voltage_tol"], current=num["current_tol"],
+        # a problem without an electrode (synthesis) has no voltage or current limits
+        self.tol = Tolerances(voltage=num.get("voltage_tol", 1e-3),
+                              current=num.get("current_tol", 0.01),
                               dt_min=num["dt_min"], dt_initial=num["dt_initial"])
         self.control = StepControl(num["dt_min"], num["dt_max"], num["max_dx"],
-                                   case["mechanics"]["coupling_max_it"])
+                                   problem.coupling_max_it)
         self.field_every = case["output"]["field_every"]
         self.cap_scale = 1.0 / (3.6 * problem.mass * 1e3)  # C -> mAh/g
         self.progress = Progress(comm)
-        self._options_checked = False  # the case's PETSc options all read (first solve)
+        # the case's PETSc options all read (first solve); a problem without PETSc tables
+        # in its case (synthesis) says so with checks_petsc_options = False
+        self._options_checked = not getattr(problem, "checks_petsc_options", True)
 
     def run(self, state: RunState, resumed: bool) -> str:
         """Run from ``state`` to the end of the protocol; 'completed' or 'max_steps'.
@@ -195,10 +204,7 @@ class Driver:
                                             self.control.dt_min, self.control.dt_max))
             if state.step % self.field_every == 0 or reason:
                 self.rec.fields_now(state)
-            self.progress.update(
-                state.step, f"step {state.step:5d}  t = {state.time_s:9.2f} s  dt = "
-                f"{dt:8.3g} s  V = {v_new:.4f} V  Q = {state.charge_C * self.cap_scale:7.2f} "
-                f"mAh/g  x = [{row['x_min']:.3f}, {row['x_max']:.3f}]")
+            self.progress.update(state.step, p.progress_text(state, row))
             if self.rec.every and reason is None and state.step % self.rec.every == 0:
                 self.rec.checkpoint(state, "every")
         return self._end(state, ps, reason)
@@ -223,11 +229,10 @@ class Driver:
             "step_charge_mAh_g": seg.charge_C * self.cap_scale,
             **{k: float(last.get(k, float("nan"))) for k in (
                 "strain_003_std", "residual_strain_mean", "residual_strain_std",
-                "inactive_fraction")}})
+                "inactive_fraction", "li_barrier_shift_mean_eV")}})
         if self.rank0:
-            log.info("protocol step %d ended by %s at t = %.6g s, V = %.5f V, %.3f mAh/g",
-                     state.protocol_index, reason, state.time_s, p.voltage_accepted,
-                     abs(seg.charge_C) * self.cap_scale)
+            log.info("protocol step %d ended by %s at t = %.6g s, %s", state.protocol_index,
+                     reason, state.time_s, p.step_summary(seg, last))
         if state.step % self.field_every != 0:
             self.rec.fields_now(state)
         if ps.cycle and reason != "max_steps":

@@ -101,7 +101,8 @@ class FieldWriter:
             self.eps_res = fem.Function(T1, name="residual_strain")
             self.eps_res_eq = fem.Function(V1, name="residual_strain_equivalent")
             self.inactive = fem.Function(V1, name="inactive_fraction")
-            point += [self.eps_res, self.eps_res_eq, self.inactive]
+            self.barrier = fem.Function(V1, name="li_barrier_shift_eV")
+            point += [self.eps_res, self.eps_res_eq, self.inactive, self.barrier]
         dg0v = fem.functionspace(mesh, ("DG", 0, (3,)))
         self.c_axis = fem.Function(dg0v, name="c_axis")
         rot = tr.rotation.x.array.reshape(-1, 3, 3)
@@ -152,6 +153,7 @@ class FieldWriter:
             p.project(mech.eps_res, self.eps_res)
             p.project(self.defects.equivalent_expr, self.eps_res_eq)
             p.project(self.defects.f.phi, self.inactive)
+            p.project(self.defects.barrier_expr, self.barrier)
         if self._vtx is not None:
             self._vtx.write(t)
         if self._pvd is not None:

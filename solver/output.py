@@ -28,13 +28,14 @@ TIMESERIES_COLUMNS = [
     "newton_its", "ksp_its", "coupling_its", "elasticity_ksp_its", "strain_003_mean",
     "strain_003_std", "vm_stress_max_Pa", "hydrostatic_stress_min_Pa",
     "hydrostatic_stress_max_Pa", "elastic_energy_J", "residual_strain_mean",
-    "residual_strain_std", "inactive_fraction", "wall_s",
+    "residual_strain_std", "inactive_fraction", "li_barrier_shift_mean_eV", "wall_s",
     "gb_stress_max_Pa", "gb_normal_stress_max_Pa",
 ]
 MECHANICS_COLUMNS = ["strain_003_mean", "strain_003_std", "vm_stress_max_Pa",
                      "hydrostatic_stress_min_Pa", "hydrostatic_stress_max_Pa",
                      "elastic_energy_J"]
-DEFECT_COLUMNS = ["residual_strain_mean", "residual_strain_std", "inactive_fraction"]
+DEFECT_COLUMNS = ["residual_strain_mean", "residual_strain_std", "inactive_fraction",
+                  "li_barrier_shift_mean_eV"]
 
 
 class OutputExistsError(RuntimeError):

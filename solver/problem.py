@@ -62,6 +62,7 @@ class ElectrochemicalProblem:
         from solver.grains import GrainDiagnostics, cell_rotations
         from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
         from solver.phasefield import transport_class
+        from solver.transport import LiTransport
 
         t0 = time.perf_counter()
         num, mech_case = case["numerics"], case["mechanics"]
@@ -74,8 +75,23 @@ class ElectrochemicalProblem:
             from solver.defects import DefectFields
 
             defect_fields = DefectFields(pm.mesh)
+        self.seed = None  # the end state of a synthesis run (solver/synthesis/carryover.py)
+        if case["conditions"].get("from_synthesis"):
+            from pathlib import Path
+
+            from solver.synthesis.carryover import SynthesisSeed
+
+            self.seed = SynthesisSeed(pm.mesh, Path(case["conditions"]["from_synthesis"]))
         transport = transport_class(case)  # single-phase LiTransport or Cahn-Hilliard
-        extra = {"active_fraction": defect_fields.active} if defect_fields else {}
+        extra = {}
+        if defect_fields is not None:
+            from solver.defects import mobility_factor
+
+            extra = {"active_fraction": defect_fields.active,
+                     "mobility_factor": mobility_factor(defect_fields,
+                                                        defect_parameters(case))}
+        if self.seed is not None:  # from_synthesis (refused together with [defects])
+            extra = {"active_fraction": self.seed.active}
         tr = transport(pm, material, rotation, degree=case["geometry"]["degree"],
                          facet_activity=activity,
                          local_stress_potential=(
@@ -94,7 +110,10 @@ class ElectrochemicalProblem:
                               quadrature_degree=num["quadrature_degree"],
                               linear_solver=mech_case["linear_solver"],
                               petsc_options=mech_case["petsc"],
-                              residual_eigenstrain=defect_fields is not None)
+                              residual_eigenstrain=(defect_fields is not None
+                                                    or self.seed is not None))
+            if self.seed is not None:
+                self.seed.set_eigenstrain(tr, mech)
         self.defects = None
         if defect_fields is not None:
             from solver.defects import DefectModel
@@ -105,8 +124,10 @@ class ElectrochemicalProblem:
         self.stepper = CoupledSolver(tr, mech, mech_case["coupling"],
                                      mech_case["coupling_tol"], mech_case["coupling_max_it"],
                                      mech_case["coupling_acceleration"], self.scheme,
-                                     self.linear, mech_case["monolithic_petsc"])
+                                     self.linear, mech_case["monolithic_petsc"],
+                                     predictor=num["predictor"] and isinstance(tr, LiTransport))
         self.tr, self.mech = tr, mech
+        self.stepper_max_it = mech_case["coupling_max_it"]
         self.grains = GrainDiagnostics(tr, mech, grain_rot[:, :, 2])
         self.mass = material.density * tr.volume_m3  # kg
         self.unknowns = tr.V_space.dofmap.index_map.size_global + 1
@@ -141,6 +162,11 @@ class ElectrochemicalProblem:
             ck.restore_state(arrays, tr, mech, path, funcs=funcs)
             mono.restore_predictor(funcs, meta["predictor"])
             del funcs
+        li_pred = self.stepper.predictor
+        if li_pred is not None and meta.get("li_predictor") is not None:
+            funcs = li_pred.functions()
+            ck.restore_state(arrays, tr, mech, path, funcs=funcs)
+            li_pred.restore(funcs, meta["li_predictor"])
         if self.defects is not None:
             ck.restore_state(arrays, tr, mech, path, funcs=self.defects.functions())
             self.defects.set_total()
@@ -155,10 +181,14 @@ class ElectrochemicalProblem:
         mono = self.stepper.monolithic
         pred = mono.predictor_state() if mono is not None else None
         extra = dict(pred[0]) if pred else {}
+        li = self.stepper.predictor.state() if self.stepper.predictor is not None else None
+        if li is not None:
+            extra.update(li[0])
         if self.defects is not None:
             extra.update(self.defects.functions())
         arrays = ck.gather_state(self.tr, self.mech, extra=extra)
-        return arrays, {"V": float(self.tr.V.value), "predictor": pred[1] if pred else None}
+        return arrays, {"V": float(self.tr.V.value), "predictor": pred[1] if pred else None,
+                        "li_predictor": li[1] if li else None}
 
     # ------------------------------------------------------------------ stepping
     def solve(self, controls: Controls):
@@ -206,14 +236,35 @@ class ElectrochemicalProblem:
         local = float(np.abs(x_new - x_old).max()) if n else 0.0
         return self.comm.allreduce(local, op=MPI.MAX)
 
+    @property
+    def coupling_max_it(self) -> int:
+        """Coupling passes before a step is cut back (the driver's dt growth uses it)."""
+        return self.stepper_max_it
+
+    def progress_text(self, state, row: dict) -> str:
+        """The progress line after an accepted step."""
+        q = state.charge_C / (3.6 * self.mass * 1e3)  # mAh/g
+        return (f"step {state.step:5d}  t = {state.time_s:9.2f} s  dt = {row['dt_s']:8.3g} s"
+                f"  V = {self.voltage:.4f} V  Q = {q:7.2f} mAh/g  x = [{row['x_min']:.3f}, "
+                f"{row['x_max']:.3f}]")
+
+    def step_summary(self, seg, row: dict) -> str:
+        """End-of-protocol-step text: voltage and the step's capacity."""
+        return (f"V = {self.voltage_accepted:.5f} V, "
+                f"{abs(seg.charge_C) / (3.6 * self.mass * 1e3):.3f} mAh/g")
+
     # ------------------------------------------------------------------ reporting
     def diagnostics(self) -> dict:
         """Li, mechanics and grain-boundary statistics of the present state (collective)."""
         d = self.tr.diagnostics()
         md = (self.mech.diagnostics() if self.mech is not None
               else dict.fromkeys(MECHANICS_COLUMNS, float("nan")))
-        dd = (self.defects.diagnostics() if self.defects is not None
-              else dict.fromkeys(DEFECT_COLUMNS, float("nan")))
+        if self.defects is not None:
+            dd = self.defects.diagnostics()
+        elif self.seed is not None:
+            dd = self.seed.diagnostics(self.tr)
+        else:
+            dd = dict.fromkeys(DEFECT_COLUMNS, float("nan"))
         return {**d, **md, **dd, **self.grains.grain_boundary_stress()}
 
     def grain_table(self):
@@ -225,8 +276,11 @@ class ElectrochemicalProblem:
 
         if outdir is None or not (out["vtx"] or out["pvd"]):
             return None
+        defects = self.defects  # a synthesis seed shows its fields the same way
+        if defects is None and self.seed is not None and self.mech is not None:
+            defects = self.seed
         return FieldWriter(outdir, self.tr, self.mech, vtx=out["vtx"], pvd=out["pvd"],
-                           stem=stem, defects=self.defects)
+                           stem=stem, defects=defects)
 
     def destroy(self) -> None:
         self.stepper.destroy()

@@ -34,7 +34,7 @@ log = logging.getLogger("chemomech")
 CYCLE_COLUMNS = ["cycle", "charge_capacity_mAh_g", "discharge_capacity_mAh_g",
                  "coulombic_efficiency", "retention", "end_time_s", "end_voltage_V",
                  "strain_003_std", "residual_strain_mean", "residual_strain_std",
-                 "inactive_fraction"]
+                 "inactive_fraction", "li_barrier_shift_mean_eV"]
 
 
 class RunRecorder:
@@ -139,7 +139,7 @@ class RunRecorder:
             else:
                 r["discharge_capacity_mAh_g"] -= q
             r.update(end_time_s=end["time_s"], end_voltage_V=end["voltage_V"],
-                     **{k: end.get(k, float("nan")) for k in CYCLE_COLUMNS[-4:]})
+                     **{k: end.get(k, float("nan")) for k in CYCLE_COLUMNS[-5:]})
         table = [rows[c] for c in sorted(rows)]
         first = table[0]["discharge_capacity_mAh_g"] if table else 0.0
         for r in table:

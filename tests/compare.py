@@ -11,12 +11,15 @@ def abs_tolerance(key: str) -> float:
     """Absolute tolerance per column: round-off floors of quantities that can vanish.
 
     Stresses: 1e-8 of the stiffness scale (~3e11 Pa); energies: the same relative floor;
-    Li amounts (~1e-13 mol) compare relatively only.
+    Li-barrier changes (scale 0.13 eV): 1e-9 of it; Li amounts (~1e-13 mol) compare
+    relatively only.
     """
     if key.endswith("_Pa"):
         return 1e3
     if key.endswith("_J"):
         return 1e-17
+    if key.endswith("_eV"):
+        return 1.3e-10
     if key.startswith("li_"):
         return 0.0
     return 1e-10

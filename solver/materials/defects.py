@@ -37,6 +37,17 @@ class DefectParameters:
     decomposition_peak: float  # K, DSC peak temperature at dsc_rate
     dsc_rate: float  # K/s, heating rate of that DSC peak
     transformation_strain: float  # -, in-plane (ab) eigenstrain of the transformed part
+    # ---- Li transport of the healed lattice: a lower migration barrier
+    barrier_shift: float  # J/mol, Li-barrier decrease of the fully healed lattice
+    distortion_ref: float  # -, net healed equivalent strain of a fully healed lattice
+
+    def healed(self, healed_strain):
+        """Healed fraction h in [0, 1] of a lattice from which healing has removed the
+        net equivalent residual strain ``healed_strain`` [-] (numbers or arrays): the Li
+        barrier is lowered by h * barrier_shift."""
+        import numpy as np
+
+        return np.minimum(1.0, np.asarray(healed_strain) / self.distortion_ref)
 
     def relax_rate(self, T: float) -> float:
         """Relaxation rate constant [1/s] at T [K] (fully recoverable region)."""
@@ -82,6 +93,18 @@ DEFAULTS = DefectParameters(
     dsc_rate=10.0 / 60.0,  # K/s
     # [TH]: +1.1 % in-plane tensile strain in the charged crystal after the anneal
     transformation_strain=0.011,  # -
+    # [TH] CI-NEB, discharged NMC622: mean Li migration barrier 0.63 eV in the cycled
+    # (distorted) crystal, 0.50 eV after the 150 degC anneal, i.e. D x 152 at 25 degC
+    # ([TH]'s own numbers: 2.18e-13 -> 3.32e-11 cm^2/s).  The material's D(x) is taken as
+    # that of the cycled lattice (its sources are effective fits to cells, whose crystals
+    # carry their defects; ASSUMPTION), so healing lowers the barrier by up to 0.13 eV
+    barrier_shift=0.13 * EV_PER_MOL,  # J/mol
+    # DERIVED, not fitted: the mean equivalent residual strain this model leaves in
+    # NMC622 after [TH]'s abuse protocol (cases/nmc622_abuse_anneal_*.toml, measured
+    # 1.19e-4), i.e. the distortion whose removal turns [TH]'s DFT "before" into its
+    # "after" structure.  ASSUMPTION: the barrier falls linearly with the healed residual
+    # strain up to that amount (no source relates the two)
+    distortion_ref=1.2e-4,  # -
 )
 
 # case key -> (attribute, dimension for solver/config.py, doc)
@@ -101,4 +124,8 @@ CASE_KEYS: dict[str, tuple[str, str]] = {
     "decomposition_peak": ("temperature", "DSC peak temperature of that transformation"),
     "dsc_rate": ("temperature_rate", "heating rate of that DSC peak"),
     "transformation_strain": ("number", "in-plane eigenstrain of the transformed fraction"),
+    "barrier_shift": ("molar_energy", "Li migration-barrier decrease of the fully healed "
+                      "lattice; 0 turns the effect of healing on transport off"),
+    "distortion_ref": ("number", "net healed equivalent residual strain at which the "
+                       "lattice counts as fully healed (linear below it)"),
 }

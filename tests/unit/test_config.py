@@ -92,7 +92,12 @@ def test_every_case_file_validates():
     files = sorted(f for f in (ROOT / "cases").glob("*.toml") if not f.name.startswith("study_"))
     assert files, "no case files"
     for f in files:
-        load_case(f)
+        try:
+            load_case(f)
+        except CaseError as exc:
+            # a follow-up case needs its synthesis run folder (results/...) to exist
+            if exc.key != "conditions.from_synthesis" or "no such folder" not in exc.message:
+                raise
 
 
 def test_cli_validate_is_instant_and_mpi_free(tmp_path):

@@ -166,6 +166,14 @@ def test_residual_strain_grows_only_past_the_yield_stress():
     grew = np.diff(e) > 1e-12
     # growth in a step needs the overstress at its start (explicit in the stress)
     assert np.all(vm[:-1][grew] > 20e6)
+    # growth is not healing (25 degC: no healing): the Li barrier stays that of the
+    # cycled lattice
+    # bound: all strain healed at the 25 degC rate over the whole run
+    shift = max(abs(r["li_barrier_shift_mean_eV"]) for r in rows)
+    bound = (0.13 * DEFAULTS.relax_rate(298.15) * rows[-1]["time_s"]
+             * max(r["residual_strain_mean"] + 3 * r["residual_strain_std"] for r in rows)
+             / DEFAULTS.distortion_ref)
+    assert 0.0 <= shift < bound < 1e-4
     high = validate(case_dict(**base, defects={"model": "lattice", "yield_stress": "10 GPa"}))
     rows = _run(high, lambda m: np.zeros((len(m), 3, 3)))
     assert max(r["residual_strain_mean"] for r in rows) < 1e-9
@@ -200,3 +208,60 @@ def test_the_transformed_fraction_takes_its_capacity_with_it():
     # the Li fraction of the active sites reaches the same end state in both
     assert hot[-1]["x_mean"] == pytest.approx(cold[-1]["x_mean"], abs=0.02)
     assert q_hot / q_cold == pytest.approx(1 - phi, rel=0.03)
+
+
+def _seeded(case, e_eq, healed):
+    """A problem whose lattice carries a uniform deviatoric residual strain of equivalent
+    strain ``e_eq`` after healing removed ``healed`` (not run)."""
+    from solver.defects import full_to_sym
+
+    p = _problem(case)
+    p.initialise(case["conditions"]["initial_x"])
+    d = p.defects
+    eps = e_eq * np.diag([1.0, -0.5, -0.5])  # von Mises equivalent strain = e_eq
+    d.f.eps_def.x.array.reshape(-1, 6)[:] = full_to_sym(eps[None])[0]
+    d.f.eps_healed.x.array[:] = healed
+    d.set_total()
+    return p
+
+
+def test_the_healed_lattice_lowers_the_li_barrier_by_the_documented_law():
+    from solver import jit
+
+    ref_strain = DEFAULTS.distortion_ref
+    case = _anneal_case("25 degC")
+    off = _anneal_case("25 degC", barrier_shift="0 eV")
+    p0 = _seeded(off, 0.0, 0.0)  # the same particle, law 4 off
+    ref = jit.form(p0.tr.mobility * p0.tr.dx)
+    # (present strain, healed strain) -> healed fraction: half healed, fully healed
+    # (saturates), never healed
+    for e_eq, healed, h in ((0.5 * ref_strain, 0.5 * ref_strain, 0.5), (0.1 * ref_strain,
+                            3.0 * ref_strain, 1.0), (2.0 * ref_strain, 0.0, 0.0)):
+        p = _seeded(case, e_eq, healed)
+        assert np.allclose(p.defects.f.healed.x.array, h, rtol=1e-12, atol=1e-15)
+        mob = jit.form(p.tr.mobility * p.tr.dx)
+        for T in (298.15, 423.15):
+            p.tr.T.value = p0.tr.T.value = T
+            expected = math.exp(h * DEFAULTS.barrier_shift / (R_GAS * T))
+            assert p.tr.scalar(mob) / p0.tr.scalar(ref) == pytest.approx(expected, rel=1e-10)
+        assert p.defects.diagnostics()["li_barrier_shift_mean_eV"] == pytest.approx(
+            -0.13 * h, rel=1e-10, abs=1e-14)
+        p.destroy()
+    # [TH]'s room-temperature ratio of the healed to the cycled crystal's D: x 152
+    assert math.exp(DEFAULTS.barrier_shift / (R_GAS * 298.15)) == pytest.approx(152, rel=0.05)
+    p0.destroy()
+
+
+def test_healing_lowers_the_li_barrier_with_the_relaxed_strain():
+    e0 = 0.5 * DEFAULTS.distortion_ref
+
+    def seed(mid):
+        return np.broadcast_to(e0 * np.diag([1.0, -0.5, -0.5]), (len(mid), 3, 3)).copy()
+
+    rows = _run(_anneal_case("150 degC", hours=1.0), seed)
+    barrier = np.array([r["li_barrier_shift_mean_eV"] for r in rows])
+    e = np.array([r["residual_strain_mean"] for r in rows])
+    assert barrier[0] == 0.0 and e[-1] < 0.5 * e0
+    # below distortion_ref the barrier falls with the relaxed strain e0 - e
+    assert np.allclose(barrier, -0.13 * (e0 - e) / DEFAULTS.distortion_ref, rtol=1e-9,
+                       atol=1e-15)
