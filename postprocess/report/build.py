@@ -311,11 +311,12 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
     # ---- synthesis
     b.append(("h", 2, "[P22] synthesis routes"))
     b.append(("table", ["case", "state", "rock salt at 300 °C", "layered at 300 °C",
-                        "rock salt at end", "layered at end"],
+                        "rock salt at end", "layered at end", "layered via rock salt at end"],
               [[info[e.id]["label"], "case file missing (issue 23 not merged)" if e.missing
                 else ("completed" if completed[e.id] else "not completed"),
                 *(_f(_metric(ctx, f"phase_fraction({e.id}, {ph}, {at})"))
-                  for at in ("300C", "end") for ph in ("rock_salt", "layered"))]
+                  for at in ("300C", "end") for ph in ("rock_salt", "layered")),
+                _f(_metric(ctx, f"phase_fraction({e.id}, layered_via_rock_salt, end)"))]
                for e in vs.group("synthesis")]))
     # ---- parameters
     mats = sorted({e.material for e in vs.entries if e.material})

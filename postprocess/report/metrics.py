@@ -253,11 +253,11 @@ def xrd_c_contraction_pct(ctx: Context, case: str) -> float:
 
 
 def phase_fraction(ctx: Context, case: str, phase: str, at: str) -> float:
-    """Synthesis: volume fraction of ``phase`` at 300 degC (first row at or above 573.15 K)
-    or at the end, from the timeseries column ``<phase>_fraction``.  The column name is
-    this report's ASSUMPTION about the synthesis outputs (issue 23, not merged yet)."""
+    """Synthesis: volume fraction of ``phase`` at 300 degC (the first row at or above
+    573.15 K) or at the end, from the synthesis timeseries (columns precursor, layered,
+    rock_salt, layered_via_rock_salt: docs/synthesis.md)."""
     ts = ctx.timeseries(case)
-    col = _column(ts, f"{phase}_fraction", case)
+    col = _column(ts, phase if phase in ts else f"{phase}_fraction", case)
     if at == "end":
         return _finite(float(col[-1]), case)
     T = _column(ts, "temperature_K", case)
@@ -294,7 +294,8 @@ REGISTRY: dict[str, Metric] = {
     "sxdm_std": Metric(sxdm_std, (CASE, tuple(MAPS), STATES), "- (dd) / deg (tilts)"),
     "xrd_two_phase_dc_A": Metric(xrd_two_phase_dc_A, (CASE,), "Å"),
     "xrd_c_contraction_pct": Metric(xrd_c_contraction_pct, (CASE,), "%"),
-    "phase_fraction": Metric(phase_fraction, (CASE, ("precursor", "layered", "rock_salt"),
+    "phase_fraction": Metric(phase_fraction, (CASE, ("precursor", "layered", "rock_salt",
+                                                     "layered_via_rock_salt"),
                                               ("300C", "end")), "-"),
 }
 

@@ -88,7 +88,52 @@ def defect_rows() -> list[dict[str, str]]:
     return rows
 
 
+def synthesis_rows() -> list[dict[str, str]]:
+    """The calcination parameters (solver/materials/synthesis.py), with the source comment
+    written above each value there (status: its SOURCED/DERIVED/PROXY/ASSUMPTION word)."""
+    import inspect
+    import re
+
+    try:
+        from solver.materials import synthesis as syn
+    except ImportError:  # a branch without the synthesis model
+        return []
+    text = inspect.getsource(syn)
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("DEFAULTS = Synthesis"))
+
+    def comment_above(i: int) -> str:
+        out: list[str] = []
+        j = i - 1
+        while j > 0 and lines[j].strip().startswith("#"):
+            out.insert(0, lines[j].strip().lstrip("# "))
+            j -= 1
+        return " ".join(out)
+
+    rows = []
+    for key, (_, doc) in syn.CASE_KEYS.items():
+        note = ""
+        for i in range(start, len(lines)):
+            m = re.search(rf"\b{key}=(_[A-Z_]+)?", lines[i])
+            if m:
+                note = comment_above(i)
+                if not note and m.group(1):  # a module constant: the comment above it
+                    k = next((n for n, ln in enumerate(lines)
+                              if re.match(rf"^(_\w+, )*{m.group(1)}(, _\w+)* = ", ln)), None)
+                    note = comment_above(k) if k is not None else ""
+                break
+        found = [(note.index(w), w.lower()) for w in ("FITTED", "SOURCED", "DERIVED",
+                                                      "PROXY", "ASSUMPTION") if w in note]
+        status = min(found)[1] if found else "see source"  # the first word of the note
+        source = (note + "; " if note else "") + ("solver/materials/synthesis.py, "
+                                                  "docs/synthesis.md")
+        rows.append({"group": "synthesis", "parameter": f"{key} ({doc})",
+                     "value": f"{getattr(syn.DEFAULTS, key):.5g}", "unit": "SI",
+                     "status": status, "source": source})
+    return rows
+
+
 def all_rows(materials: list[str]) -> list[dict[str, str]]:
-    """Every parameter row of the report (materials, defects, observables, protocol)."""
-    return (material_rows(materials) + defect_rows()
+    """Every parameter row of the report (materials, defects, synthesis, observables)."""
+    return (material_rows(materials) + defect_rows() + synthesis_rows()
             + [{"group": "observables/protocol", **r} for r in OBSERVABLE_ROWS])
