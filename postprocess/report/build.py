@@ -282,7 +282,10 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
     p = fg.pc_vs_sc(prow, figdir / "pc_vs_sc.png")
     if p:
         b.append(("fig", p, "Stress and heterogeneity at 20 mA/g (n/a: no grain boundaries "
-                  "in a single crystal, or run missing)."))
+                  "in a single crystal, or run missing; stress on a log scale). The largest "
+                  "stresses of a polycrystal sit at grain junctions, where the elastic field "
+                  "of misoriented anisotropic grains is singular: they grow with mesh "
+                  "refinement; compare them by order of magnitude only."))
     ret = {e.material: _metric(ctx, f"retention({e.id})") for e in vs.group("sc_cycled")}
     b.append(("table", ["case", "max von Mises [MPa]", "max grain-boundary [MPa]",
                         "std (003) strain, end of charge", "std x, end of charge",

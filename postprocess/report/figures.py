@@ -190,6 +190,8 @@ def pc_vs_sc(rows: list[dict], path: Path) -> Path | None:
             ax.annotate("n/a" if not np.isfinite(val) else f"{val:.3g}", (i, 0),
                         textcoords="offset points", xytext=(0, 3), ha="center", fontsize=7)
         ax.set_xticks(range(len(v)), labels, rotation=30, ha="right", fontsize=7)
+        if k.endswith("MPa") and any(np.isfinite(x) and x > 0 for x in v):
+            ax.set_yscale("log")
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     return save_figure(fig, path)
