@@ -182,16 +182,21 @@ def pc_vs_sc(rows: list[dict], path: Path) -> Path | None:
                              constrained_layout=True)
     labels = [r["label"] for r in rows]
     for ax, (k, title) in zip(axes, keys, strict=True):
-        v = [r.get(k, np.nan) for r in rows]
-        ax.bar(range(len(v)), np.nan_to_num(v), color=[COLOURS.get(r["material"], "k")
-                                                        for r in rows],
-               hatch=None, alpha=0.8)
-        for i, val in enumerate(v):
-            ax.annotate("n/a" if not np.isfinite(val) else f"{val:.3g}", (i, 0),
-                        textcoords="offset points", xytext=(0, 3), ha="center", fontsize=7)
+        v = np.array([r.get(k, np.nan) for r in rows], dtype=float)
+        ok = np.isfinite(v) & (v > 0)
+        log = k.endswith("MPa") and ok.any()
+        floor = float(v[ok].min()) / 3.0 if log else 0.0
+        ax.bar(np.flatnonzero(ok), v[ok] - floor, bottom=floor,
+               color=[COLOURS.get(r["material"], "k") for r, o in zip(rows, ok, strict=True)
+                      if o], alpha=0.8)
+        for i, val in enumerate(v):  # value labels just above the axis (axes fraction)
+            ax.annotate("n/a" if not np.isfinite(val) else f"{val:.3g}", (i, 0.02),
+                        xycoords=ax.get_xaxis_transform(), ha="center", fontsize=7)
         ax.set_xticks(range(len(v)), labels, rotation=30, ha="right", fontsize=7)
-        if k.endswith("MPa") and any(np.isfinite(x) and x > 0 for x in v):
+        ax.set_xlim(-0.5, len(v) - 0.5)
+        if log:
             ax.set_yscale("log")
+            ax.set_ylim(bottom=floor)
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     return save_figure(fig, path)
