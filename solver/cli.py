@@ -477,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     from postprocess.cli import add_parsers  # sxdm, xrd, txm, compare (synthetic observables)
 
     add_parsers(sub)
+    from postprocess.report.cli import add_parser as add_report  # validation report
+
+    add_report(sub)
     return p
 
 
