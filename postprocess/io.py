@@ -31,6 +31,21 @@ def prepare_dir(path: Path, force: bool) -> Path:
     return path
 
 
+def prepare_dir_on_rank0(path: Path, force: bool, comm=None) -> None:
+    """:func:`prepare_dir` on rank 0 of ``comm`` (None: serial); every rank raises the
+    same OutputExists, so none is left waiting in a later collective."""
+    problem = None
+    if comm is None or comm.rank == 0:
+        try:
+            prepare_dir(path, force)
+        except OutputExists as exc:
+            problem = str(exc)
+    if comm is not None and comm.size > 1:
+        problem = comm.bcast(problem, root=0)
+    if problem:
+        raise OutputExists(problem)
+
+
 def _tmp(path: Path) -> Path:
     # keep the extension: some writers choose the format from it
     return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")

@@ -436,16 +436,7 @@ def run_sxdm(run_dir: Path, params: SXDMParams, *, time_s: float | None = None,
     hkl = "".join(str(v) for v in params.reflection)
     outdir = Path(output) if output else Path(run_dir) / "sxdm" / f"out{index:04d}_{hkl}"
     rank = comm.rank if comm is not None else 0
-    problem = None
-    if rank == 0:
-        try:
-            io.prepare_dir(outdir, force)
-        except io.OutputExists as exc:
-            problem = str(exc)
-    if comm is not None and comm.size > 1:  # every rank stops alike (no hang in collectives)
-        problem = comm.bcast(problem, root=0)
-    if problem:
-        raise io.OutputExists(problem)
+    io.prepare_dir_on_rank0(outdir, force, comm)
     material = run.material
     x_ref = run.initial_x if reference_x is None else float(reference_x)
     t0 = time.perf_counter()

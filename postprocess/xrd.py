@@ -258,16 +258,7 @@ def run_xrd(run_dir: Path, params: XRDParams, *, output: Path | None = None,
     run = open_run(run_dir)
     outdir = Path(output) if output else Path(run_dir) / "xrd"
     rank0 = comm is None or comm.rank == 0
-    problem = None
-    if rank0:
-        try:
-            io.prepare_dir(outdir, force)
-        except io.OutputExists as exc:
-            problem = str(exc)
-    if comm is not None and comm.size > 1:  # every rank stops alike (no hang in collectives)
-        problem = comm.bcast(problem, root=0)
-    if problem:
-        raise io.OutputExists(problem)
+    io.prepare_dir_on_rank0(outdir, force, comm)
     material = run.material
     t0 = time.perf_counter()
     ts = read_timeseries(Path(run_dir) / "timeseries.csv") if (
