@@ -130,7 +130,8 @@ _A_RS = 4.177e-10  # m
 _A_LAY, _C_LAY = 2.868e-10, 14.21e-10  # m
 
 # kg/mol: standard atomic weights of Ni, Co, Mn, Li, O, H (IUPAC 2021, abridged)
-_NI, _CO, _MN, _LI, _O, _H = 58.693e-3, 58.933e-3, 54.938e-3, 6.94e-3, 15.999e-3, 1.008e-3
+_NI, _CO, _MN = 58.693e-3, 58.933e-3, 54.938e-3  # kg/mol, IUPAC 2021
+_LI, _O, _H = 6.94e-3, 15.999e-3, 1.008e-3  # kg/mol, IUPAC 2021
 _M_TM = 0.6 * _NI + 0.2 * _CO + 0.2 * _MN  # kg/mol, the Ni0.6Co0.2Mn0.2 average (DERIVED)
 
 _V_HYD = hex_molar_volume(_A_HYD, _C_HYD, 1)  # DERIVED: 2.35e-5 m^3/mol
@@ -172,7 +173,7 @@ DEFAULTS = SynthesisParameters(
     li_capacity=0.1,
     # ASSUMPTION (numerical-physical): fast exchange with the Li source in contact;
     # Biot number h R / D > 10 for a 5 um particle up to 700 degC
-    surface_exchange=1e-3,
+    surface_exchange=1e-3,  # m/s, ASSUMPTION (see above)
     # DERIVED: TM per volume of the dense hydroxide, (1 - porosity) / V_precursor
     c_tm=(1.0 - 0.1) / _V_HYD,
     # ASSUMPTION: 10 % porosity of the co-precipitated hydroxide secondary particle
