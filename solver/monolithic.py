@@ -47,7 +47,7 @@ from solver.chunked import ChunkedForm
 from solver.petsc_options import set_prefixed_options
 from solver.predictor import control_of, extrapolation_factor, same_control
 from solver.sparsity import SharedPattern
-from solver.transport import NewtonResult
+from solver.transport import NewtonResult, stagnates
 
 DEFAULT_PETSC = {
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
@@ -534,6 +534,13 @@ class MonolithicSolver:
             tr.V.value = float(tr.V.value) + damp * dV
             if damp == 1.0 and self._converged(history, eta):
                 return MonolithicResult(True, it, ksp_total, "", tuple(history))
+            # the same stagnation exit as the Li solve (solver/transport.py): at the end of
+            # a two-way discharge, where the surface saturates, infeasible trial steps
+            # otherwise ran all max_it = 25 iterations before dt was cut
+            if stagnates(history):
+                return MonolithicResult(False, it, ksp_total, "Newton stagnates (max update "
+                                        f"{history[-3]:.3g} -> {dmax:.3g} in two iterations)",
+                                        tuple(history))
         return MonolithicResult(False, self.max_it, ksp_total, "Newton did not converge",
                                 tuple(history))
 
