@@ -21,8 +21,8 @@ out ascending (all cells, 1 and 2 ranks, tests/unit/test_mesh_ordering.py).  Pas
 the first build's local order instead, the cells are reordered differently and the
 numbering moves (1-94 % ascending, measured).  Tags are carried over by their vertex sets
 in input indices, as ``dolfinx.io.gmsh.model_to_mesh`` does.  The geometry and the input
-node indices are unchanged; checkpoints key fields by coordinates, so they do not see
-the renumbering.
+node indices are unchanged; checkpoints key fields by input node numbers
+(solver/checkpoint.py), so they do not see the renumbering.
 
 Sorting turns about half of the cells inside out (negative Jacobian determinant).  DOLFINx
 integrates with |det J|, maps reference facet normals with J^-T (which keeps them
@@ -68,6 +68,30 @@ def _carry_tags(old: dmesh.Mesh, new: dmesh.Mesh, tags: dmesh.MeshTags, dim: int
     return out
 
 
+def _input_blocks(comm, index: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Rows ``x`` of input numbers ``index`` (each number on one rank) redistributed so
+    that rank r holds the rows [N r / P, N (r + 1) / P) in order, N = largest number + 1;
+    a number no rank has (a node in no cell) gets a zero row.  Collective."""
+    size, gdim = comm.size, x.shape[1]
+    n = comm.allreduce(int(index.max()) + 1 if index.size else 0, op=MPI.MAX)
+    bounds = np.array([n * r // size for r in range(size + 1)], dtype=np.int64)
+    dest = np.searchsorted(bounds, index, side="right") - 1
+    order = np.argsort(dest, kind="stable")
+    send_i = np.ascontiguousarray(index[order], dtype=np.int64)
+    send_x = np.ascontiguousarray(x[order], dtype=np.float64)
+    counts = np.bincount(dest, minlength=size).astype(np.int64)
+    recv_counts = np.empty(size, dtype=np.int64)
+    comm.Alltoall(counts, recv_counts)
+    recv_i = np.empty(int(recv_counts.sum()), dtype=np.int64)
+    recv_x = np.empty((int(recv_counts.sum()), gdim), dtype=np.float64)
+    comm.Alltoallv([send_i, counts], [recv_i, recv_counts])
+    comm.Alltoallv([send_x, counts * gdim], [recv_x, recv_counts * gdim])
+    start, stop = bounds[comm.rank], bounds[comm.rank + 1]
+    out = np.zeros((stop - start, gdim), dtype=x.dtype)
+    out[recv_i - start] = recv_x
+    return out
+
+
 def sort_cell_vertices(msh: dmesh.Mesh, cell_tags: dmesh.MeshTags | None,
                        facet_tags: dmesh.MeshTags | None
                        ) -> tuple[dmesh.Mesh, dmesh.MeshTags | None, dmesh.MeshTags | None]:
@@ -87,18 +111,10 @@ def sort_cell_vertices(msh: dmesh.Mesh, cell_tags: dmesh.MeshTags | None,
     nodes = np.sort(msh.geometry.dofmaps[0][order], axis=1)
     igi = np.asarray(msh.geometry.input_global_indices, dtype=np.int64)
     cells = igi[nodes]
-    # the coordinates, in input order, from rank 0 (as model_to_mesh passes them)
+    # the coordinates in input order, each rank a contiguous block of them (as
+    # meshes/arrays.py reads a mesh file): no rank gathers the whole geometry
     n_own = msh.geometry.index_map().size_local
-    parts = comm.gather((igi[:n_own], msh.geometry.x[:n_own]), root=0)
-    gdim = msh.geometry.x.shape[1]
-    if comm.rank == 0:
-        size = max((int(i.max()) + 1 for i, _ in parts if i.size), default=0)
-        x = np.zeros((size, gdim), dtype=msh.geometry.x.dtype)
-        for i, xi in parts:
-            x[i] = xi
-        del parts
-    else:
-        x = np.zeros((0, gdim), dtype=msh.geometry.x.dtype)
+    x = _input_blocks(comm, igi[:n_own], msh.geometry.x[:n_own])
     partitioner = dmesh.create_cell_partitioner(_keep_on_rank, dmesh.GhostMode.none, 2)
     new = dmesh.create_mesh(comm, cells, msh.ufl_domain(), x, partitioner)
     del x, cells, nodes

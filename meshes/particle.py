@@ -83,24 +83,27 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
     """Mesh a MeshSpec (model units) on rank 0, or load it from ``cache``; distribute.
 
     Gmsh is loaded only when the mesh is made (a cache miss, or no cache): a cache hit
-    reads NumPy arrays (meshes/arrays.py)."""
+    reads NumPy arrays (meshes/arrays.py).  A cached file (a hit, or the one a miss just
+    stored) is read in parallel, each rank its own block (:func:`meshes.arrays.mesh_from_file`),
+    so no rank holds the whole mesh; only without a cache, or when a rank cannot see the
+    cache folder (a node-local disk), rank 0 distributes the arrays it holds."""
     from meshes import cache as mcache
-    from meshes.arrays import mesh_from_arrays
+    from meshes.arrays import mesh_from_arrays, mesh_from_file, read_layout
     from meshes.ordering import sort_cell_vertices
 
-    error, info, arrays = None, {}, None
+    error, info, arrays, path = None, {}, None, None
     if comm.rank == 0:
         t0 = time.perf_counter()
         key = mcache.mesh_key(spec.key_dict(), mcache.gmsh_version())
-        hit = mcache.lookup(cache, key)
-        if hit is not None:
+        path = mcache.lookup(cache, key)
+        if path is not None:
             try:
-                arrays = mcache.load(hit)
-                info = {**mcache.read_meta(hit), "cache": "hit", "cache_file": str(hit)}
-            except (OSError, ValueError) as exc:  # a damaged file is remade, not fatal
-                log.warning("mesh cache file %s unreadable (%s); meshing anew", hit, exc)
-                hit = None
-        if hit is None:
+                read_layout(path)  # header, members and length: a damaged file is remade
+                info = {**mcache.read_meta(path), "cache": "hit", "cache_file": str(path)}
+            except (OSError, ValueError) as exc:
+                log.warning("mesh cache file %s unreadable (%s); meshing anew", path, exc)
+                path = None
+        if path is None:
             try:
                 arrays, info = _make_arrays(spec)
             except Exception as exc:  # Gmsh raises plain Exceptions
@@ -118,9 +121,24 @@ def build_spec_mesh(comm, spec: MeshSpec, length_unit: float = 1e-6,
     error = comm.bcast(error, root=0)
     if error is not None:
         raise MeshBuildError(error)
-    mesh, cell_tags, facet_tags, groups = mesh_from_arrays(comm, arrays, root=0)
-    del arrays
+    path = comm.bcast(None if path is None else str(path), root=0)
+    # every rank must see the file to read its block (a cache on a node-local disk
+    # does not): otherwise rank 0 distributes
+    seen = path is not None and Path(path).is_file()
+    parallel = comm.allreduce(int(not seen)) == 0
+    if parallel:
+        del arrays
+        mesh, cell_tags, facet_tags, groups = mesh_from_file(comm, Path(path))
+    else:
+        if path is not None and comm.rank == 0:
+            log.warning("mesh file %s is not visible to every rank; rank 0 distributes it",
+                        path)
+            if arrays is None:
+                arrays = mcache.load(Path(path))
+        mesh, cell_tags, facet_tags, groups = mesh_from_arrays(comm, arrays, root=0)
+        del arrays
     info = comm.bcast(info, root=0)
+    info["mesh_read"] = "parallel" if parallel else "rank 0"
     # the same mesh with every cell's vertices in ascending order: faster matrix
     # assembly (meshes/ordering.py)
     mesh, cell_tags, facet_tags = sort_cell_vertices(mesh, cell_tags, facet_tags)

@@ -321,6 +321,24 @@ def spec_from_case(values: dict, unit: float, rotation: np.ndarray | None = None
     return spec
 
 
+# fitted weights per fit input, so that a process fits a tessellation once: `chemomech run`
+# builds the spec when it validates the case and again when it meshes (2 s at 500 grains)
+_FITS: dict[bytes, tuple] = {}
+
+
+def _fit_once(seeds: np.ndarray, target: np.ndarray, semi: np.ndarray, aspect: float,
+              seed: int):
+    """:func:`meshes.laguerre.fit_weights`, remembered for the same inputs (a copy)."""
+    from meshes.laguerre import Tessellation, fit_weights
+
+    key = b"".join(np.ascontiguousarray(a, dtype=float).tobytes()
+                   for a in (seeds, target, semi, [aspect, seed]))
+    if key not in _FITS:
+        _FITS[key] = fit_weights(seeds, target, semi, aspect, seed)
+    tess, err = _FITS[key]
+    return Tessellation(tess.seeds.copy(), tess.weights.copy(), tess.aspect), err
+
+
 # smallest grain of the laguerre method, in elements of the bulk size: a grain of 1.5
 # elements' equivalent diameter holds ~15 tetrahedra (enough to stay one connected region)
 LAGUERRE_MIN_ELEMENTS = 1.5
@@ -333,7 +351,7 @@ def _laguerre_grains(spec: MeshSpec, gr: dict, count: int, volume: float, sigma:
 
     Grain sizes are log-normal (meshes/laguerre.py) and fill ``volume`` (um^3); ``h`` is
     the element size that resolves them."""
-    from meshes.laguerre import fit_weights, grain_diameters, place_seeds
+    from meshes.laguerre import grain_diameters, place_seeds
 
     seed = gr.get("seed", 0)
     d = grain_diameters(count, volume, sigma, seed)
@@ -346,7 +364,7 @@ def _laguerre_grains(spec: MeshSpec, gr: dict, count: int, volume: float, sigma:
     if seeds is None:
         seeds = place_seeds(d, spec.semi_axes, seed)
     target = np.pi / 6.0 * d**3 * (volume / float(np.sum(np.pi / 6.0 * d**3)))
-    tess, err = fit_weights(seeds, target, spec.semi_axes, aspect, seed)
+    tess, err = _fit_once(seeds, target, spec.semi_axes, aspect, seed)
     spec.grain_method, spec.grain_aspect = "laguerre", float(aspect)
     spec.grain_weights = tess.weights
     spec.extra.update(grain_diameters_um=d, grain_volume_fit_rms=err)

@@ -120,3 +120,53 @@ def test_a_damaged_cache_file_is_remade(tmp_path, caplog):
     assert np.array_equal(second.mesh.geometry.x, first.mesh.geometry.x)
     third = build_particle_mesh(MPI.COMM_SELF, semi, 0.5e-6, 0.3e-6, 0.4e-6, cache=tmp_path)
     assert third.info["cache"] == "hit"
+
+
+def check_file_mesh_equals_arrays_mesh(comm, tmp: Path) -> None:
+    """A cached mesh file read in parallel (every rank its own block) gives the mesh of the
+    arrays distributed from rank 0: the same cells and facets per tag, and every node at
+    the coordinates of its input number in the file."""
+    from meshes.arrays import mesh_from_file
+
+    semi = [1.5e-6, 1.5e-6, 1.2e-6]
+    pm = build_particle_mesh(comm, semi, 0.5e-6, 0.3e-6, 0.4e-6, cache=tmp)
+    assert pm.info["mesh_read"] == "parallel"
+    path = Path(pm.info["cache_file"])
+    arrays = MeshArrays.load(path)  # the reference, whole, on every rank (small)
+    counts = []
+    for mesh, cells, facets, groups in (mesh_from_file(comm, path),
+                                        mesh_from_arrays(comm, arrays if comm.rank == 0
+                                                         else None)):
+        own_c = cells.indices < mesh.topology.index_map(3).size_local
+        own_f = facets.indices < mesh.topology.index_map(2).size_local
+        counts.append((comm.allreduce(mesh.topology.index_map(3).size_local),
+                       tuple(comm.allreduce(np.bincount(cells.values[own_c], minlength=8))),
+                       tuple(comm.allreduce(np.bincount(facets.values[own_f], minlength=8))),
+                       groups))
+        gi = mesh.geometry.input_global_indices
+        assert np.array_equal(mesh.geometry.x, arrays.x[gi])
+    assert counts[0] == counts[1]
+    assert counts[0][0] == len(arrays.elements[3][1]) > 100
+
+
+def test_a_mesh_file_read_in_blocks_gives_the_distributed_mesh(tmp_path):
+    check_file_mesh_equals_arrays_mesh(MPI.COMM_SELF, tmp_path)
+
+
+def test_npz_layout_refuses_compressed_and_truncated_files(tmp_path):
+    from meshes.arrays import npz_layout, read_layout, read_rows
+
+    x = np.arange(12.0).reshape(4, 3)
+    np.savez(tmp_path / "a.npz", x=x)
+    lay = npz_layout(tmp_path / "a.npz")
+    assert lay["x"].shape == (4, 3)
+    assert np.array_equal(read_rows(tmp_path / "a.npz", lay["x"], 1, 3), x[1:3])
+    np.savez_compressed(tmp_path / "c.npz", x=x)
+    with pytest.raises(ValueError, match="compressed"):
+        npz_layout(tmp_path / "c.npz")
+    raw = (tmp_path / "a.npz").read_bytes()
+    (tmp_path / "t.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError):
+        npz_layout(tmp_path / "t.npz")
+    with pytest.raises(ValueError, match="not a chemomech mesh file"):
+        read_layout(tmp_path / "a.npz")
