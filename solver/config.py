@@ -402,6 +402,11 @@ PROTOCOL_SCHEMA: dict[str, Spec] = {
                       check=_positive),
     "cool_to": Spec("quantity", "anneal: temperature after the anneal (default: the one "
                     "before it)", dimension="temperature"),
+    "dt_max": Spec("quantity", "largest time step in this step (a cycle block: in each of "
+                   "its steps; default numerics.dt_max)", dimension="time", check=_positive),
+    "max_dx": Spec("number", "target largest change of x per time step in this step (a "
+                   "cycle block: in each of its steps; default numerics.max_dx)",
+                   check=_open_unit),
     "repeat": Spec("int", "cycle: how many times its [[protocol.steps]] run"),
     "steps": Spec("table", "cycle: the steps of one cycle ([[protocol.steps]] tables, any "
                   "kind but cycle)"),
@@ -667,6 +672,14 @@ def validate(raw: dict[str, Any], source: str = "<case>", stem: str = "case",
         resolved["numerics"]["quadrature_degree"] = num["quadrature_degree"]
     if not num["dt_min"] <= num["dt_initial"] <= num["dt_max"]:
         raise CaseError(source, "numerics.dt_initial", "expected dt_min <= dt_initial <= dt_max")
+    for step in steps:
+        if step.dt_max is not None and step.dt_max < num["dt_min"]:
+            entry = resolved["protocol"][step.entry]
+            own = (entry if entry.get("type") != "cycle"
+                   else entry["steps"][int(step.key.rsplit("[", 1)[1].rstrip("]"))])
+            key = step.key if own.get("dt_max") is not None else f"protocol[{step.entry}]"
+            raise CaseError(source, f"{key}.dt_max", f"{step.dt_max:.3g} s is below "
+                            f"numerics.dt_min = {num['dt_min']:.3g} s")
     return Case(source, values, steps, resolved)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from mpi4py import MPI
@@ -80,6 +80,11 @@ class StepControl:
     dt_max: float  # s
     max_dx: float  # -, target largest change of x per step
     coupling_max_it: int
+
+    def for_step(self, ps) -> StepControl:
+        """These settings with the protocol step's own dt_max and max_dx, where it has them."""
+        return replace(self, dt_max=self.dt_max if ps.dt_max is None else ps.dt_max,
+                       max_dx=self.max_dx if ps.max_dx is None else ps.max_dx)
 
     def grow(self, x_change: float, res) -> float:
         """Factor for the next dt after an accepted step."""
@@ -150,6 +155,9 @@ class Driver:
     def _protocol_step(self, state: RunState, ps, resume: bool) -> str:
         p, tol, ctl = self.problem, self.tol, controller_for(ps, self.problem.mass, self.tol)
         seg = state.segment
+        control = self.control.for_step(ps)
+        # a step with a smaller dt_max than the one before starts within it
+        state.dt_next_s = min(state.dt_next_s, control.dt_max)
         if self.rank0:
             log.info("protocol step %d: %s%s", state.protocol_index, ctl.describe(),
                      " (resumed)" if resume else "")
@@ -200,8 +208,8 @@ class Driver:
             row = self.rec.row(state, ps, dt, current, res)
             reason = verdict.end or ctl.ended(seg)
             state.dt_next_s = float(np.clip(max(state.dt_next_s, dt)
-                                            * self.control.grow(x_change, res),
-                                            self.control.dt_min, self.control.dt_max))
+                                            * control.grow(x_change, res),
+                                            control.dt_min, control.dt_max))
             if state.step % self.field_every == 0 or reason:
                 self.rec.fields_now(state)
             self.progress.update(state.step, p.progress_text(state, row))

@@ -56,6 +56,15 @@ def _analyse_one(args: tuple[str, str, str]) -> list[str]:
     return analyse(group, Path(run_dir), Path(adir))
 
 
+def _retention_text(ret: dict, row: dict, cycles: int) -> str:
+    """The retention cell of the PC/SC table: that of the cycled case of the same kind and
+    material (``ret``: (sc|pc, material) -> retention), or why there is none."""
+    kind = "sc" if row["label"].startswith("SC") else "pc"
+    if (kind, row["material"]) not in ret:
+        return f"not computed (no {kind.upper()} cycled case of {row['material']})"
+    return f"{kind.upper()} after {cycles} cycle(s): {_f(ret[(kind, row['material'])], '.4f')}"
+
+
 def _f(v: float, fmt: str = ".4g") -> str:
     return "n/a" if v is None or not math.isfinite(v) else format(v, fmt)
 
@@ -186,8 +195,8 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
     b.append(("p", f"Validation set `{vs.path}` ({vs.description}). Generated "
               f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')} by `chemomech report "
               f"{shlex.join(sys.argv[2:]) if sys.argv[1:2] == ['report'] else ''}`. Cycled "
-              f"single crystals: formation + **{cycles} cycles** at 100 mA/g (the paper: 100; "
-              "`--cycles 100` runs them, ~75–115 min per case on 2 ranks)."))
+              f"single crystals and polycrystals: formation + **{cycles} cycles** at 100 mA/g "
+              "(the paper: 100)."))
     # ---- observations
     counts = {m: sum(r.mark == m for r in results) for m in ob.MARKS}
     b += [("h", 2, "Observations: measured versus simulated"),
@@ -286,15 +295,14 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
                   "stresses of a polycrystal sit at grain junctions, where the elastic field "
                   "of misoriented anisotropic grains is singular: they grow with mesh "
                   "refinement; compare them by order of magnitude only."))
-    ret = {e.material: _metric(ctx, f"retention({e.id})") for e in vs.group("sc_cycled")}
+    ret = {(kind, e.material): _metric(ctx, f"retention({e.id})")
+           for kind in ("sc", "pc") for e in vs.group(f"{kind}_cycled")}
     b.append(("table", ["case", "max von Mises [MPa]", "max grain-boundary [MPa]",
                         "std (003) strain, end of charge", "std x, end of charge",
                         "retention"],
               [[r["label"], _f(r["vm_stress_max_MPa"], ".4g"), _f(r["gb_stress_max_MPa"]),
                 _f(r["strain_std"]), _f(r["x_std"]),
-                (f"SC after {cycles} cycle(s): {_f(ret.get(r['material'], float('nan')), '.4f')}"
-                 if r["label"].startswith("SC") else "not computed (PC: first charge only)")]
-               for r in prow]))
+                _retention_text(ret, r, cycles)] for r in prow]))
     # ---- anneal
     b.append(("h", 2, "[TH] NMC622: abuse, anneal at 150 °C for 2 h, re-test"))
     ann = {e.id: completed[e.id] for e in vs.group("anneal")}

@@ -5,7 +5,7 @@ One ``[[case]]`` table per case of the report::
     [[case]]
     id = "sc_nc91_200mAg"           # name used by metrics and folders
     file = "sc_nc91_200mAg.toml"    # relative to the set file; may be missing (not computed)
-    group = "sc_first_charge"       # sc_first_charge | sc_cycled | pc | anneal | synthesis
+    group = "sc_first_charge"       # sc_first_charge, sc_cycled, pc, pc_cycled, anneal, synthesis
     label = "SC NC91, 200 mA/g"
     material = "NC91"
     rate = "200 mA/g"
@@ -15,7 +15,7 @@ One ``[[case]]`` table per case of the report::
     quick = ['geometry.mesh_size="0.6 um"', ...]   # overrides of --quick
 
 Top-level keys: ``name``, ``description``, ``cycles`` (cycles at 100 mA/g of the
-``sc_cycled`` cases in the full report; the case files hold the paper's 100),
+``sc_cycled`` and ``pc_cycled`` cases in the full report; the case files hold the paper's 100),
 ``cycles_key`` (the --set path of that repeat count), ``quick_cycles``.
 
 A case file that does not exist (e.g. the synthesis cases before they are merged) is
@@ -32,7 +32,9 @@ from typing import Any
 
 from solver.config import CaseError, apply_overrides, load_toml, validate
 
-GROUPS = ("sc_first_charge", "sc_cycled", "pc", "anneal", "synthesis")
+GROUPS = ("sc_first_charge", "sc_cycled", "pc", "pc_cycled", "anneal", "synthesis")
+# groups whose long-cycling block takes the set's cycle count
+CYCLED_GROUPS = ("sc_cycled", "pc_cycled")
 SET_KEYS = ("name", "description", "cycles", "cycles_key", "quick_cycles")
 CASE_KEYS = ("id", "file", "group", "label", "material", "rate", "ranks", "estimate_min",
              "set", "quick", "note")
@@ -169,7 +171,8 @@ def case_raw(vs: ValidationSet, entry: Entry, quick: bool, cycles: int | None = 
              ) -> dict[str, Any]:
     """The complete case of an entry in this report (base file + overrides), validated.
 
-    ``cycles``: the repeat count of the long-cycling block of ``sc_cycled`` cases
+    ``cycles``: the repeat count of the long-cycling block of ``sc_cycled`` and
+    ``pc_cycled`` cases
     (default: the set's ``cycles``, or ``quick_cycles`` with ``quick``).
     """
     where = f"{vs.path} (case {entry.id}, {entry.file.name})"
@@ -177,7 +180,7 @@ def case_raw(vs: ValidationSet, entry: Entry, quick: bool, cycles: int | None = 
     sets = list(entry.sets)
     if quick:
         sets += entry.quick
-    if entry.group == "sc_cycled":
+    if entry.group in CYCLED_GROUPS:
         n = cycles if cycles is not None else (vs.quick_cycles if quick else vs.cycles)
         sets.append(f"{vs.cycles_key}={n}")
     try:

@@ -16,6 +16,7 @@ and step temperatures outside the material's data range.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from solver.protocol.step import ProtocolStep
@@ -37,6 +38,9 @@ KIND_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                                                "cool_to")),
     "cycle": (("repeat", "steps"), ("repeat", "steps")),
 }
+# time-step settings every step kind and a cycle block take (a block's go to its steps)
+STEP_NUMERICS = ("dt_max", "max_dx")
+KIND_KEYS = {kind: (req, allowed + STEP_NUMERICS) for kind, (req, allowed) in KIND_KEYS.items()}
 
 HINT = {
     "charge": "e.g. current = '200 mA/g', until_voltage = '4.5 V'",
@@ -104,10 +108,15 @@ class _Context:
 
 def _parse_cycle(raw: dict, key: str, entry: int, read_section, schema, ctx: _Context,
                  steps: list[ProtocolStep]) -> dict[str, Any]:
-    unknown = sorted(set(raw) - {"type", "repeat", "steps"})
+    unknown = sorted(set(raw) - {"type", "repeat", "steps", *STEP_NUMERICS})
     if unknown:
-        raise ProtocolError(f"{key}.{unknown[0]}", "a cycle block takes only repeat and "
-                            "[[protocol.steps]] (put step keys into its steps)")
+        raise ProtocolError(f"{key}.{unknown[0]}", "a cycle block takes only repeat, "
+                            "[[protocol.steps]], dt_max and max_dx (put step keys into its "
+                            "steps)")
+    block_values, block_resolved = read_section(
+        key, {k: schema[k] for k in STEP_NUMERICS},
+        {k: raw[k] for k in STEP_NUMERICS if k in raw})
+    inherit = {k: v for k, v in block_values.items() if v is not None}
     repeat = raw.get("repeat")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ProtocolError(f"{key}.repeat", f"expected a whole number >= 1; got {repeat!r}")
@@ -122,10 +131,12 @@ def _parse_cycle(raw: dict, key: str, entry: int, read_section, schema, ctx: _Co
             if st.get("type") in BLOCK_KINDS:
                 raise ProtocolError(f"{skey}.type", "cycle blocks do not nest")
             step, rep = _parse_step(st, skey, entry, ctx.cycle, read_section, schema, ctx)
-            steps.append(step)
+            steps.append(replace(step, **{k: v for k, v in inherit.items()
+                                          if getattr(step, k) is None}))
             if c == 0:
                 reps.append(rep)
-    return {"type": "cycle", "repeat": repeat, "steps": reps}
+    return {"type": "cycle", "repeat": repeat, "steps": reps,
+            **{k: block_resolved[k] for k in inherit}}
 
 
 def _parse_step(raw: Any, key: str, entry: int, cycle: int, read_section, schema,
@@ -192,7 +203,8 @@ def _parse_step(raw: Any, key: str, entry: int, cycle: int, read_section, schema
     step = ProtocolStep(kind, sv["current"] or 0.0, sv["until_voltage"],
                         sv["until_capacity"], duration, T, voltage=sv["voltage"],
                         until_current=sv["until_current"], temperature_program=program,
-                        after_temperature=after, cycle=cycle, entry=entry, key=key)
+                        after_temperature=after, cycle=cycle, entry=entry, key=key,
+                        dt_max=sv["dt_max"], max_dx=sv["max_dx"])
     ctx.temperature = step.end_temperature
     ctx.first = False
     if kind in ("charge", "discharge"):

@@ -37,6 +37,8 @@ class ProtocolStep:
     cycle: int = 0  # 1-based cycle number inside a [[protocol]] cycle block; 0 outside
     entry: int = 0  # index of the [[protocol]] entry the step comes from
     key: str = ""  # its case key, e.g. "protocol[1].steps[0]"
+    dt_max: float | None = None  # s, largest time step in the step (None: numerics.dt_max)
+    max_dx: float | None = None  # -, target largest x change per step (None: numerics')
 
     @property
     def sign(self) -> int:

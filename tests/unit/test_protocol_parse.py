@@ -151,6 +151,12 @@ def test_override_reaches_steps_inside_a_cycle_block():
         {"type": "temperature", "temperature": "600 K", "ramp_rate": "5 K/min"}]}],
      "protocol[0].steps[0].temperature", "outside the data range"),
     ([], "protocol", "at least one"),
+    # a step's own time-step settings
+    ([{"type": "rest", "until_time": "1 h", "max_dx": 1.5}], "protocol[0].max_dx", ""),
+    ([{"type": "cycle", "repeat": 2, "dt_max": "-1 s",
+       "steps": [{"type": "rest", "until_time": "1 s"}]}], "protocol[0].dt_max", "positive"),
+    ([{"type": "rest", "until_time": "1 h", "dt_max": "1e-9 s"}], "protocol[0].dt_max",
+     "dt_min"),
 ])
 def test_bad_protocols_are_refused_with_the_key(protocol, key, text):
     _refused(protocol, key, text)
@@ -169,3 +175,17 @@ def test_cutoff_equal_to_the_previous_end_is_allowed():
 def test_hold_needs_butler_volmer():
     _refused([{"type": "hold", "voltage": "4.2 V", "until_current": "5 mA/g"}],
              "protocol[0].type", "butler-volmer", kinetics={"distribution": "uniform"})
+
+
+def test_time_step_limits_of_a_block_reach_its_steps():
+    case = _case([{"type": "cycle", "repeat": 2, "dt_max": "30 min", "max_dx": 0.15,
+                   "steps": [{"type": "charge", "current": "100 mA/g",
+                              "until_voltage": "4.3 V", "max_dx": 0.05},
+                             {"type": "discharge", "current": "100 mA/g",
+                              "until_voltage": "3.0 V"}]},
+                  {"type": "rest", "until_time": "1 h"}])
+    assert [(s.dt_max, s.max_dx) for s in case.protocol] == [
+        (1800.0, 0.05), (1800.0, 0.15), (1800.0, 0.05), (1800.0, 0.15), (None, None)]
+    block = case.resolved["protocol"][0]
+    assert block["dt_max"] == "30 min" and block["max_dx"] == 0.15
+    assert validate(case_dict(protocol=case.resolved["protocol"])).protocol == case.protocol

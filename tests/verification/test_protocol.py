@@ -155,3 +155,27 @@ def test_temperature_ramp_and_anneal_follow_their_programs():
     li = [r["li_total_mol"] for r in rows if r["protocol_step"] >= 1]
     assert max(li) - min(li) <= 1e-9 * li[0]
     assert rows[-1]["x_std"] < ramp[0]["x_std"]
+
+
+def test_a_step_keeps_its_own_time_step_limits():
+    """dt_max and max_dx of a protocol step (or its cycle block) bound the steps it takes,
+    and the next step falls back to [numerics]: a long cycling block with coarse steps
+    before a finely resolved charge."""
+    case = validate(case_dict(
+        geometry=SMALL, conditions={"initial_x": 0.9},
+        protocol=[
+            {"type": "cycle", "repeat": 1, "dt_max": "60 s", "max_dx": 0.2, "steps": [
+                {"type": "charge", "current": "200 mA/g", "until_voltage": "4.2 V"},
+                {"type": "discharge", "current": "200 mA/g", "until_voltage": "3.6 V",
+                 "dt_max": "20 s"}]},
+            {"type": "charge", "current": "200 mA/g", "until_time": "10 min"},
+        ],
+        numerics={"dt_max": "5 s", "max_dx": 0.02},
+    ))
+    assert [(s.dt_max, s.max_dx) for s in case.protocol] == [(60.0, 0.2), (20.0, 0.2),
+                                                              (None, None)]
+    res = run_simulation(case, None, MPI.COMM_WORLD)
+    dts = {k: [r["dt_s"] for r in res.rows if r["protocol_step"] == k] for k in range(3)}
+    assert max(dts[0]) > 20.0 and max(dts[0]) <= 60.0 * (1 + 1e-12)
+    assert max(dts[1]) > 5.0 and max(dts[1]) <= 20.0 * (1 + 1e-12)
+    assert max(dts[2]) <= 5.0 * (1 + 1e-12)
