@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from postprocess.report.metrics import mapped_charge_end
+from postprocess.report.vset import SXDM_GROUPS, XRD_GROUPS
 from solver.output import read_timeseries
 
 log = logging.getLogger("chemomech")
@@ -160,9 +161,9 @@ def analyse(entry_group: str, run_dir: Path, adir: Path) -> list[str]:
     """Everything the report needs from one completed run; returns problems (text)."""
     problems = []
     jobs = []
-    if entry_group in ("sc_first_charge", "sc_cycled"):
+    if entry_group in SXDM_GROUPS:
         jobs.append(("SXDM", sxdm_states))
-    if entry_group in ("sc_first_charge", "pc"):
+    if entry_group in XRD_GROUPS:
         jobs.append(("XRD", xrd))
     for name, fn in jobs:
         try:

@@ -26,7 +26,13 @@ from postprocess.report import observations as ob
 from postprocess.report import runner
 from postprocess.report.html import to_html, to_markdown
 from postprocess.report.params import all_rows
-from postprocess.report.vset import OBSERVATIONS_FILE, ValidationSet, load_set
+from postprocess.report.vset import (
+    OBSERVATIONS_FILE,
+    SXDM_GROUPS,
+    XRD_GROUPS,
+    ValidationSet,
+    load_set,
+)
 from solver.config import CaseError
 
 log = logging.getLogger("chemomech")
@@ -141,7 +147,7 @@ def build(args) -> int:
             completed[e.id] = None
     t0 = time.perf_counter()
     todo = [(e.group, str(completed[e.id]), str(adir / e.id)) for e in vs.entries
-            if completed[e.id] is not None and e.group in ("sc_first_charge", "sc_cycled", "pc")]
+            if completed[e.id] is not None and e.group in (*SXDM_GROUPS, *XRD_GROUPS)]
     problems: list[str] = []
     if todo:
         print(f"analysing {len(todo)} runs (synthetic SXDM, XRD)")
@@ -217,14 +223,15 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
         b.append(("p", "Analysis problems: " + "; ".join(problems)))
     # ---- voltage
     sc1 = {e.id: completed[e.id] for e in vs.group("sc_first_charge")}
-    volt = {**sc1, **{e.id: completed[e.id] for e in vs.group("pc")},
+    sc2 = {e.id: completed[e.id] for e in vs.group("sc_two_phase")}
+    volt = {**sc1, **sc2, **{e.id: completed[e.id] for e in vs.group("pc")},
             **{e.id: completed[e.id] for e in vs.group("sc_cycled")}}
     b.append(("h", 2, "Voltage curves and end-of-charge capacities"))
     p = fg.voltage_curves(volt, info, figdir / "voltage.png")
     if p:
         b.append(("fig", p, "Voltage against the charge passed in the mapped charge "
-                  "(solid: SC first charge, dashed: PC, dotted: SC after cycling, its last "
-                  "charge)."))
+                  "(solid: SC first charge, dash-dotted: the same with the two-phase H2–H3 model, "
+                  "dashed: PC, dotted: SC after cycling, its last charge)."))
     b.append(("table", ["case", "capacity to 4.5 V [mAh/g]", "Li std end of charge [-]",
                         "Li std after rest [-]"],
               [[info[k]["label"], _f(_metric(ctx, f"capacity_mAh_g({k})"), ".2f"),
@@ -269,7 +276,8 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
         b.append(("fig", p, f"SXDM maps {what}.") if p else
                  ("p", f"No SXDM maps ({state}): runs missing."))
     all_sc = [(info[e.id]["label"], ctx.analysis_dir / e.id if completed[e.id] else None)
-              for e in [*vs.group("sc_first_charge"), *vs.group("sc_cycled")]]
+              for e in [*vs.group("sc_first_charge"), *vs.group("sc_two_phase"),
+                        *vs.group("sc_cycled")]]
     rows = fg.sxdm_std_table(all_sc)
     b.append(("table", ["case", "std Δd/d charged", "std θxy charged [deg]",
                         "std θxz charged [deg]", "std Δd/d rested", "std θxy rested [deg]",
@@ -277,6 +285,7 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
               [[r["label"], *(_f(r[f"{k}_{s}"]) for s in ("charged", "rested")
                               for k in ("dd_mean", "theta_xy_deg", "theta_xz_deg"))]
                for r in rows]))
+    b += _two_phase_blocks(vs, completed, ctx, info, figdir)
     # ---- PC vs SC
     b.append(("h", 2, "Polycrystal versus single crystal (20 mA/g, first charge)"))
     pcs = [e for e in [*vs.group("pc"), *vs.group("sc_first_charge")]
@@ -338,6 +347,56 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
           ("table", ["group", "parameter", "value", "unit", "status", "source"],
            [[r["group"], r["parameter"], r["value"], r["unit"], r["status"], r["source"]]
             for r in all_rows(mats)])]
+    return b
+
+
+def _two_phase_blocks(vs: ValidationSet, completed: dict, ctx: mx.Context, info: dict,
+                      figdir: Path) -> list:
+    """Single-phase against two-phase H2-H3 model: the issue-20 comparison."""
+    two = vs.group("sc_two_phase")
+    if not two:
+        return []
+    b: list = [("h", 2, "Single-phase versus two-phase H2–H3 model (SC, first charge)"),
+               ("p", "The SC first-charge cases again with `material.phase_model = "
+                "\"two-phase\"` (docs/theory.md §8: a plateau of the OCV over the H2–H3 "
+                "window, Cahn–Hilliard gradient energy, interface width 1 µm, one-way "
+                "coupling). Same materials, kinetics and protocol; each row pairs the "
+                "two models of one case.")]
+    sc2 = {e.id: completed[e.id] for e in two}
+    p = fg.sections(sc2, info, figdir / "sections_x_two_phase.png")
+    if p:
+        b.append(("fig", p, "Two-phase model: Li fraction on the z = 0 plane at the end "
+                  "of charge and after the ex situ rest; one colour scale per row."))
+    p = fg.xrd_contours(sc2, info, ctx.analysis_dir, figdir / "xrd_003_two_phase.png")
+    if p:
+        b.append(("fig", p, "Two-phase model: synthetic (003) profiles during the charge "
+                  "(as the single-phase figure above)."))
+    items = [(info[e.id]["label"], ctx.analysis_dir / e.id if completed[e.id] else None)
+             for e in two if e.rate.startswith("200")]
+    p = fg.sxdm_grid(items, "rested", figdir / "sxdm_rested_two_phase.png")
+    if p:
+        b.append(("fig", p, "Two-phase model: SXDM maps at 200 mA/g after the ex situ rest."))
+    single = {(e.material, e.rate): e for e in vs.group("sc_first_charge")}
+    stds = {r["label"]: r for r in fg.sxdm_std_table(
+        [(info[e.id]["label"], ctx.analysis_dir / e.id if completed[e.id] else None)
+         for e in [*single.values(), *two]])}
+    rows = []
+    for e2 in two:
+        e1 = single.get((e2.material, e2.rate))
+        for e in (e1, e2):
+            if e is None:
+                continue
+            r = stds.get(info[e.id]["label"], {})
+            rows.append([info[e.id]["label"],
+                         _f(_metric(ctx, f"capacity_mAh_g({e.id})"), ".2f"),
+                         *(_f(r.get(f"{k}_{s}", math.nan)) for s in ("charged", "rested")
+                           for k in ("dd_mean", "theta_xy_deg", "theta_xz_deg")),
+                         _f(_metric(ctx, f"xrd_two_phase_dc_A({e.id})")),
+                         _f(_metric(ctx, f"xrd_c_contraction_pct({e.id})"))])
+    b.append(("table", ["case", "capacity to 4.5 V [mAh/g]", "std Δd/d charged",
+                        "std θxy charged [deg]", "std θxz charged [deg]", "std Δd/d rested",
+                        "std θxy rested [deg]", "std θxz rested [deg]",
+                        "(003) two-phase Δc max [Å]", "c contraction [%]"], rows))
     return b
 
 

@@ -44,8 +44,8 @@ def voltage_curves(runs: dict[str, Path], info: dict[str, dict], path: Path) -> 
                 continue
             ts = read_timeseries(d / "timeseries.csv")
             rows = _charge_rows(ts)
-            style = "--" if info[cid]["group"] == "pc" else (
-                ":" if info[cid]["group"] == "sc_cycled" else "-")
+            style = {"pc": "--", "sc_cycled": ":", "sc_two_phase": "-."}.get(
+                info[cid]["group"], "-")
             ax.plot(ts["step_capacity_mAh_g"][rows], ts["voltage_V"][rows], style,
                     color=COLOURS.get(info[cid]["material"], "k"),
                     label=f"{info[cid]['label']}: {ts['step_capacity_mAh_g'][rows[-1]]:.1f} "

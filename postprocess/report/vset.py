@@ -5,7 +5,8 @@ One ``[[case]]`` table per case of the report::
     [[case]]
     id = "sc_nc91_200mAg"           # name used by metrics and folders
     file = "sc_nc91_200mAg.toml"    # relative to the set file; may be missing (not computed)
-    group = "sc_first_charge"       # sc_first_charge, sc_cycled, pc, pc_cycled, anneal, synthesis
+    group = "sc_first_charge"       # sc_first_charge, sc_two_phase, sc_cycled, pc, pc_cycled,
+                                    # anneal, synthesis
     label = "SC NC91, 200 mA/g"
     material = "NC91"
     rate = "200 mA/g"
@@ -32,7 +33,11 @@ from typing import Any
 
 from solver.config import CaseError, apply_overrides, load_toml, validate
 
-GROUPS = ("sc_first_charge", "sc_cycled", "pc", "pc_cycled", "anneal", "synthesis")
+GROUPS = ("sc_first_charge", "sc_two_phase", "sc_cycled", "pc", "pc_cycled", "anneal",
+          "synthesis")
+# groups mapped by synthetic SXDM and by the (003) XRD of every field output
+SXDM_GROUPS = ("sc_first_charge", "sc_two_phase", "sc_cycled")
+XRD_GROUPS = ("sc_first_charge", "sc_two_phase", "pc")
 # groups whose long-cycling block takes the set's cycle count
 CYCLED_GROUPS = ("sc_cycled", "pc_cycled")
 SET_KEYS = ("name", "description", "cycles", "cycles_key", "quick_cycles")
