@@ -7,7 +7,10 @@ parallel efficiency from 1 to 2 ranks on the largest size.  Nothing here is a te
 numbers are measurements to report, not assertions.
 
 Per worker (single-crystal NM91 sphere, radius 2 um, uniform mesh size h, default
-solvers, two-way coupling (monolithic Newton, field split) unless ``--coupling one-way``):
+solvers, two-way coupling (monolithic Newton, field split) unless ``--coupling one-way``;
+``--phase-model two-phase``: the Cahn-Hilliard transport of solver/phasefield.py, whose
+(w, mu) system is always solved by MUMPS, and two-way coupling by the staggered scheme,
+since the monolithic Newton does not take that transport):
 * ``elasticity_solve_s``: one linear elasticity solve, CG + GAMG with rigid-body
   near-nullspace, preconditioner set-up included (a fresh operator), with PETSc's default
   Galerkin products.  Where the run itself sets GAMG up with the memory-lean
@@ -127,7 +130,7 @@ def _checkpoint_cost(comm, funcs: dict, outdir: Path) -> dict:
 
 def _worker(h_um: float, steps: int, direct: bool, out: Path,
             coupling: str = "two-way", cache: Path | None = None,
-            checkpoint: bool = False) -> None:
+            checkpoint: bool = False, phase_model: str = "single-phase") -> None:
     try:
         import dolfinx_solver  # noqa: F401
     except ImportError:
@@ -137,9 +140,12 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     from solver.coupling import CoupledSolver
     from solver.materials import get_material
     from solver.mechanics import Elasticity, implicit_fraction, local_stress_potential
+    from solver.phasefield import CahnHilliardTransport
     from solver.transport import LiTransport
 
     comm = MPI.COMM_WORLD
+    two_phase = phase_model == "two-phase"
+    Transport = CahnHilliardTransport if two_phase else LiTransport
     t0 = time.perf_counter()
     pm = _mesh(comm, h_um, cache)
     mesh_s = time.perf_counter() - t0
@@ -149,7 +155,7 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     kind = "direct" if direct else "iterative"
     two_way = coupling == "two-way"
     # quadrature degree 2 = the case default for P1 (numerics.quadrature_degree)
-    tr = LiTransport(pm, mat, np.eye(3), linear_solver=kind, quadrature_degree=2,
+    tr = Transport(pm, mat, np.eye(3), linear_solver=kind, quadrature_degree=2,
                      local_stress_potential=((lambda x, T: local_stress_potential(mat, x, T))
                                              if two_way else None))
     if two_way:
@@ -162,9 +168,9 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
     assemble_s = time.perf_counter() - t0 - setup_s
     elasticity_s, el_its = _first_solve(tr, mech)
     # two-way: the default monolithic Newton, with the field split ("default") or MUMPS
-    # on the whole coupled matrix (--direct)
+    # on the whole coupled matrix (--direct); the two-phase transport: staggered passes
     stepper = (CoupledSolver(tr, mech, coupling, scheme="monolithic",
-                             monolithic_linear_solver=kind) if two_way
+                             monolithic_linear_solver=kind) if two_way and not two_phase
                else CoupledSolver(tr, mech, coupling))
     stepper.initialise()
     current = 200.0 * mat.density * tr.volume_m3  # A, 200 mA/g
@@ -190,8 +196,11 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
             ksp += res.ksp_iterations
             passes += res.coupling_iterations
             el_ksp += res.elasticity_ksp_iterations
-    unknowns = tr.V_space.dofmap.index_map.size_global + 3 * mech.U.dofmap.index_map.size_global
-    owned = tr.V_space.dofmap.index_map.size_local + 3 * mech.U.dofmap.index_map.size_local
+    # Li unknowns: w (single-phase) or (w, mu) (two-phase), plus 3 displacement components
+    li_space = tr.ME if two_phase else tr.V_space
+    unknowns = (li_space.dofmap.index_map.size_global
+                + 3 * mech.U.dofmap.index_map.size_global)
+    owned = li_space.dofmap.index_map.size_local + 3 * mech.U.dofmap.index_map.size_local
     per_rank = comm.gather(owned, root=0)
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                           op=MPI.SUM)
@@ -200,6 +209,7 @@ def _worker(h_um: float, steps: int, direct: bool, out: Path,
             if checkpoint else {})
     record = {
         "h_um": h_um, "ranks": comm.size, "solver": kind, "coupling": coupling,
+        "phase_model": phase_model,
         "unknowns": int(unknowns),
         "cells": pm.mesh.topology.index_map(3).size_global, "mesh_s": mesh_s,
         "mesh_cache": pm.info.get("cache"), "gmsh_s": pm.info.get("gmsh_s"),
@@ -286,14 +296,15 @@ def _cache_args(cache: Path | None) -> list[str]:
 
 
 def _launch(h: float, ranks: int, steps: int, direct: bool, outdir: Path,
-            coupling: str, cache: Path | None = None, checkpoint: bool = False
-            ) -> dict | None:
-    tag = f"h{h:g}_n{ranks}_{'mumps' if direct else 'default'}_{coupling}"
+            coupling: str, cache: Path | None = None, checkpoint: bool = False,
+            phase_model: str = "single-phase") -> dict | None:
+    tag = (f"h{h:g}_n{ranks}_{'mumps' if direct else 'default'}_{coupling}"
+           + ("_two-phase" if phase_model == "two-phase" else ""))
     out = outdir / f"{tag}.json"
     cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "solver.bench", "--worker",
            "--h", str(h), "--steps", str(steps), "--json", str(out),
-           "--coupling", coupling] + _cache_args(cache) + (["--direct"] if direct else []) \
-        + (["--checkpoint"] if checkpoint else [])
+           "--coupling", coupling, "--phase-model", phase_model] + _cache_args(cache) \
+        + (["--direct"] if direct else []) + (["--checkpoint"] if checkpoint else [])
     return _run(cmd, out, tag, outdir)
 
 
@@ -331,7 +342,7 @@ def weak(args, cache: Path | None, outdir: Path) -> int:
         if cache is not None and _premesh(h, outdir, cache) is None:
             continue
         rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache,
-                      checkpoint=True)
+                      checkpoint=True, phase_model=args.phase_model)
         if rec is None:
             continue
         rec["oversubscribed"] = n > ncores
@@ -389,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
                    "both runs is the same step of the same charge")
     p.add_argument("--coupling", choices=["one-way", "two-way"], default="two-way",
                    help="coupling of the benchmarked step (default two-way)")
+    p.add_argument("--phase-model", choices=["single-phase", "two-phase"],
+                   default="single-phase",
+                   help="Li transport of the benchmarked step (two-phase: Cahn-Hilliard, "
+                   "MUMPS, staggered two-way coupling)")
     p.add_argument("--output", default="results/bench")
     p.add_argument("--mesh-cache", default=None,
                    help="mesh-cache folder, or 'off' to mesh in every worker (default: "
@@ -418,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.worker:
         _worker(args.h, args.steps, args.direct, Path(args.json), args.coupling, cache,
-                args.checkpoint)
+                args.checkpoint, args.phase_model)
         return 0
     if args.reference_worker:
         _reference_worker(args.h, Path(args.json), cache)
@@ -441,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
         for n in args.ranks:
             rec = _launch(h, n, args.steps, False, outdir, args.coupling, cache,
-                          checkpoint=args.checkpoint)
+                          checkpoint=args.checkpoint, phase_model=args.phase_model)
             if rec is None:
                 continue
             if rec["galerkin_products"] == "allatonce":
@@ -457,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                 rec["elasticity_ksp_its_first"] = ref["elasticity_ksp_its_first"]
             if n == 1 and rec["unknowns"] <= args.mumps_max:
                 mumps = _launch(h, 1, min(args.mumps_steps, args.steps), True, outdir,
-                                args.coupling, cache)
+                                args.coupling, cache, phase_model=args.phase_model)
                 if mumps is not None:
                     rec["mumps_step_s"] = mumps["step_s"]
                     # against the default's time for the same steps
