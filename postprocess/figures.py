@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from postprocess.sections import draw_section, section_colorbar  # noqa: E402
 from solver.output import read_timeseries  # noqa: E402
 
 
@@ -108,14 +109,13 @@ def section_figure(outdir: Path, figdir: Path, field: str = "x") -> Path | None:
         cut = grid.slice(normal="z", origin=(0.0, 0.0, 0.0)).triangulate()
         tri = cut.faces.reshape(-1, 4)[:, 1:]
         pts = cut.points
-        im = ax.tripcolor(pts[:, 0], pts[:, 1], tri, cut.point_data[field], shading="gouraud",
-                          cmap="viridis")
+        im = draw_section(ax, pts[:, 0], pts[:, 1], tri, cut.point_data[field])
         ax.set_aspect("equal")
         ax.set_title(f"t = {t / 60:.1f} min", fontsize=10)
         ax.set_xlabel("x [µm]")
         ax.set_ylabel("y [µm]")
         label = {"x": "Li fraction x", "hydrostatic": "hydrostatic stress [Pa]"}.get(field, field)
-        fig.colorbar(im, ax=ax, shrink=0.85, label=f"{label} (z = 0)")
+        section_colorbar(fig, im, ax=ax, shrink=0.85, label=f"{label} (z = 0)")
     path = figdir / f"section_{field}.png"
     fig.savefig(path, dpi=130)
     plt.close(fig)

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from postprocess.io import save_figure  # noqa: E402
+from postprocess.sections import draw_section, section_colorbar  # noqa: E402
 
 
 def scale_bar_length(width_um: float) -> float:
@@ -169,8 +170,8 @@ def txm_figure(grid, values, weights, st: dict, path: Path, title: str = "") -> 
     for ax, (normal, (i, j), a, b) in zip(axes[:3], planes, strict=True):
         cut = grid.slice(normal=normal, origin=centre).triangulate()
         tri = cut.faces.reshape(-1, 4)[:, 1:]
-        im = ax.tripcolor(cut.points[:, i], cut.points[:, j], tri, cut.point_data[field],
-                          shading="gouraud", cmap="viridis", vmin=lo, vmax=hi)
+        im = draw_section(ax, cut.points[:, i], cut.points[:, j], tri, cut.point_data[field],
+                          vmin=lo, vmax=hi)
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -181,7 +182,7 @@ def txm_figure(grid, values, weights, st: dict, path: Path, title: str = "") -> 
                                       size_vertical=width / 150))
         pos = centre["xyz".index(normal)] + 0.0  # + 0.0: no "-0.00"
         ax.set_title(f"{a}{b} slice through the centre ({normal} = {pos:.2f} µm)", fontsize=9)
-        fig.colorbar(im, ax=ax, shrink=0.85, label="Ni oxidation state")
+        section_colorbar(fig, im, ax=ax, shrink=0.85, label="Ni oxidation state")
     ax = axes[3]
     ax.hist(values, bins=80, weights=weights / weights.sum() * 100, color="C0")
     ax.axvline(st["mean"], color="k", lw=1)

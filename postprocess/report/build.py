@@ -251,7 +251,10 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
     b.append(("fig", p, "Synthetic (003) profiles (Cu Kα1, instrument pseudo-Voigt 0.05°) "
               "at every field output of the charge against the charge passed; cyan: one-peak "
               "fit centre; green: the two-peak fit where two phases are detected "
-              "(postprocess/xrd.py criterion). The cycled cases write fields every 50 steps, too "
+              "(postprocess/xrd.py criterion; circles the low-angle H2-like, squares the "
+              "high-angle H3-like peak). Second row: the last 40 mAh/g of the charge, where "
+              "the c collapse lies, on the same intensity scale. The cycled cases write "
+              "fields every 50 steps, too "
               "sparse for a contour: they are mapped by SXDM only.") if p else
               ("p", "No XRD analysis available."))
     b.append(("table", ["case", "two-phase Δc max [Å]", "c contraction [%]"],
@@ -370,7 +373,8 @@ def _two_phase_blocks(vs: ValidationSet, completed: dict, ctx: mx.Context, info:
     p = fg.xrd_contours(sc2, info, ctx.analysis_dir, figdir / "xrd_003_two_phase.png")
     if p:
         b.append(("fig", p, "Two-phase model: synthetic (003) profiles during the charge "
-                  "(as the single-phase figure above)."))
+                  "(as the single-phase figure above; second row: the last 40 mAh/g, where "
+                  "the H2 and H3 peaks coexist)."))
     items = [(info[e.id]["label"], ctx.analysis_dir / e.id if completed[e.id] else None)
              for e in two if e.rate.startswith("200")]
     p = fg.sxdm_grid(items, "rested", figdir / "sxdm_rested_two_phase.png")

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 
 from postprocess.io import save_figure  # noqa: E402
 from postprocess.report.metrics import mapped_charge_end, step_ends  # noqa: E402
+from postprocess.sections import draw_section, section_colorbar  # noqa: E402
 from solver.output import read_timeseries  # noqa: E402
 
 COLOURS = {"NC91": "tab:blue", "NM91": "tab:red", "NMC622": "tab:green"}
@@ -78,31 +79,34 @@ def sections(runs: dict[str, Path], info: dict[str, dict], path: Path) -> Path |
         for j, (k, _) in enumerate(have):
             ax = axes[i][j]
             c = data[(k, s)]
-            im = ax.tripcolor(c["points"][:, 0], c["points"][:, 1], c["tri"], c["x"],
-                              shading="gouraud", cmap="viridis", vmin=lo, vmax=hi)
+            im = draw_section(ax, c["points"][:, 0], c["points"][:, 1], c["tri"], c["x"],
+                              vmin=lo, vmax=hi)
             ax.set_aspect("equal")
             ax.set_xlabel("x (c-axis) [µm]")
             ax.set_ylabel("y [µm]")
             what = "end of charge" if s == "charged" else "after the rest"
             ax.set_title(f"{info[k]['label']}\n{what}, t = {float(c['time_s']) / 3600:.2f} h",
                          fontsize=9)
-        fig.colorbar(im, ax=list(axes[i]), shrink=0.85, label=f"Li fraction x ({s})")
+        section_colorbar(fig, im, ax=list(axes[i]), shrink=0.85, label=f"Li fraction x ({s})")
     return save_figure(fig, path)
 
 
 def xrd_contours(runs: dict[str, Path], info: dict[str, dict], analysis: Path,
-                 path: Path) -> Path | None:
-    """(003) intensity against 2θ and the charge passed (in situ style), one panel per SC
-    case, with the one-phase (line) and two-phase (dots, where detected) peak centres."""
+                 path: Path, zoom_mAh_g: float = 40.0) -> Path | None:
+    """(003) intensity against 2θ and the charge passed (in situ style), one column per SC
+    case, with the one-phase (line) and two-phase (open symbols, where detected) peak
+    centres; the second row zooms on the last ``zoom_mAh_g`` of the charge, where the c
+    collapse (and an H2/H3 coexistence) lies."""
     from postprocess.xrd import CU_KA1_M, two_theta_deg
 
     have = [(k, d) for k, d in runs.items() if d is not None
             and (analysis / k / "xrd" / "fits.csv").exists()]
     if not have:
         return None
-    fig, axes = plt.subplots(1, len(have), figsize=(4.2 * len(have), 4.8),
-                             constrained_layout=True, squeeze=False)
-    for ax, (k, d) in zip(axes[0], have, strict=True):
+    fig, axes = plt.subplots(2, len(have), figsize=(4.2 * len(have), 8.4),
+                             constrained_layout=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [1.15, 1.0]})
+    for j, (k, d) in enumerate(have):
         ts = read_timeseries(d / "timeseries.csv")
         t_end = float(ts["time_s"][mapped_charge_end(ts)])
         fits = read_timeseries(analysis / k / "xrd" / "fits.csv")
@@ -112,25 +116,37 @@ def xrd_contours(runs: dict[str, Path], info: dict[str, dict], analysis: Path,
         keep = t <= t_end + 1e-6
         cap = np.interp(t[keep], ts["time_s"], ts["capacity_mAh_g"])
         pr = profiles[keep]
-        if pr.shape[0] > 1:
-            im = ax.pcolormesh(grid, cap, pr / pr.max(), shading="nearest", cmap="inferno")
-            fig.colorbar(im, ax=ax, label="(003) intensity [normalised]")
         c1 = two_theta_deg(np.atleast_1d(fits["c_single_A"])[keep] * 1e-10 / 3, CU_KA1_M)
-        ax.plot(c1, cap, "c-", lw=1, label="one-phase fit centre")
         two = np.atleast_1d(fits["phases"])[keep] == 2
-        for key, mk in (("c1_A", "o"), ("c2_A", "s")):
-            cc = two_theta_deg(np.atleast_1d(fits[key])[keep][two] * 1e-10 / 3, CU_KA1_M)
-            ax.plot(cc, cap[two], mk, ms=3, mfc="none", color="lime",
-                    label="two-phase fit centres" if key == "c1_A" else None)
-        lit = pr.max(0) > 0.01 * pr.max()
-        if lit.any():
-            ax.set_xlim(grid[lit].min() - 0.1, grid[lit].max() + 0.1)
-        ax.set_xlabel("2θ [deg] (Cu Kα1)")
-        ax.set_ylabel("charge passed [mAh/g]")
-        n2 = int(two.sum())
-        ax.set_title(f"{info[k]['label']}\n{int(keep.sum())} scans, two phases in {n2}",
-                     fontsize=9)
-        ax.legend(fontsize=6, loc="upper left")
+        centres = [two_theta_deg(np.atleast_1d(fits[key])[keep][two] * 1e-10 / 3, CU_KA1_M)
+                   for key in ("c1_A", "c2_A")]
+        top = float(cap.max()) if cap.size else 0.0
+        for i, rows in enumerate((np.ones_like(cap, dtype=bool), cap >= top - zoom_mAh_g)):
+            ax = axes[i][j]
+            if rows.sum() > 1:
+                im = ax.pcolormesh(grid, cap[rows], pr[rows] / pr.max(), shading="nearest",
+                                   cmap="inferno", vmin=0.0, vmax=1.0)
+                fig.colorbar(im, ax=ax, label="(003) intensity [normalised]")
+            ax.plot(c1[rows], cap[rows], "c-", lw=1, label="one-phase fit centre")
+            for cc, mk, lab in zip(centres, ("o", "s"), ("two-phase fit centres", None),
+                                   strict=True):
+                sel = rows[two]
+                ax.plot(cc[sel], cap[two][sel], mk, ms=4 if i else 3, mfc="none",
+                        color="lime", label=lab)
+            lit = pr[rows].max(0) > 0.01 * pr.max() if rows.any() else np.zeros(0, bool)
+            if lit.any():
+                ax.set_xlim(grid[lit].min() - 0.1, grid[lit].max() + 0.1)
+            if i and rows.sum() > 1:  # the scans' span: no empty band at either end
+                ax.set_ylim(float(cap[rows].min()), top)
+            ax.set_xlabel("2θ [deg] (Cu Kα1)")
+            ax.set_ylabel("charge passed [mAh/g]")
+            if i == 0:
+                ax.set_title(f"{info[k]['label']}\n{int(keep.sum())} scans, two phases in "
+                             f"{int(two.sum())}", fontsize=9)
+                ax.legend(fontsize=6, loc="lower right")
+            else:
+                ax.set_title(f"the last {zoom_mAh_g:g} mAh/g of the charge "
+                             f"({int(rows.sum())} scans)", fontsize=9)
     return save_figure(fig, path)
 
 
