@@ -288,7 +288,7 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
               [[r["label"], *(_f(r[f"{k}_{s}"]) for s in ("charged", "rested")
                               for k in ("dd_mean", "theta_xy_deg", "theta_xz_deg"))]
                for r in rows]))
-    b += _two_phase_blocks(vs, completed, ctx, info, figdir)
+    b += _two_phase_blocks(vs, completed, ctx, info, figdir, rows)
     # ---- PC vs SC
     b.append(("h", 2, "Polycrystal versus single crystal (20 mA/g, first charge)"))
     pcs = [e for e in [*vs.group("pc"), *vs.group("sc_first_charge")]
@@ -354,8 +354,9 @@ def _blocks(vs, args, planned, completed, ctx, results, problems, outdir) -> lis
 
 
 def _two_phase_blocks(vs: ValidationSet, completed: dict, ctx: mx.Context, info: dict,
-                      figdir: Path) -> list:
-    """Single-phase against two-phase H2-H3 model: the issue-20 comparison."""
+                      figdir: Path, sxdm_rows: list[dict]) -> list:
+    """Single-phase against two-phase H2-H3 model: the issue-20 comparison; ``sxdm_rows``
+    the SXDM std rows of every SC case (fg.sxdm_std_table, computed once by the caller)."""
     two = vs.group("sc_two_phase")
     if not two:
         return []
@@ -381,9 +382,7 @@ def _two_phase_blocks(vs: ValidationSet, completed: dict, ctx: mx.Context, info:
     if p:
         b.append(("fig", p, "Two-phase model: SXDM maps at 200 mA/g after the ex situ rest."))
     single = {(e.material, e.rate): e for e in vs.group("sc_first_charge")}
-    stds = {r["label"]: r for r in fg.sxdm_std_table(
-        [(info[e.id]["label"], ctx.analysis_dir / e.id if completed[e.id] else None)
-         for e in [*single.values(), *two]])}
+    stds = {r["label"]: r for r in sxdm_rows}
     rows = []
     for e2 in two:
         e1 = single.get((e2.material, e2.rate))
